@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+// Launcher: a checkout runs the TypeScript sources through Node's type stripping;
+// the published package runs the tsc build in dist/ (Node does not strip types under node_modules).
+import { existsSync } from 'node:fs';
+
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 18)) {
+  process.stderr.write(
+    `overnight needs Node.js 22.18 or later (this is ${process.versions.node}).\n` +
+      'In a checkout, run it through npm (npx overnight ...), which uses the pinned Node 24.\n',
+  );
+  process.exit(1);
+}
+
+const dist = new URL('../dist/cli/main.js', import.meta.url);
+const { main } = await import(existsSync(dist) ? dist.href : new URL('../src/cli/main.ts', import.meta.url).href);
+process.exitCode = await main(process.argv.slice(2));
