@@ -109,7 +109,7 @@ export class BufferSource implements ByteSource {
 
   async readInto(buf: Buffer, bufOffset: number, length: number, offset: number): Promise<number> {
     const n = Math.max(0, Math.min(length, this.size - offset));
-    this.#buf.copy(buf, bufOffset, offset, offset + n);
+    if (n > 0) this.#buf.copy(buf, bufOffset, offset, offset + n);
     return n;
   }
 
