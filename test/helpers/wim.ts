@@ -142,3 +142,49 @@ export async function readXmlFile(path: string): Promise<string> {
   const start = b[0] === 0xff && b[1] === 0xfe ? 2 : 0;
   return b.subarray(start).toString('utf16le');
 }
+
+export interface SyntheticWimOptions {
+  /** XML resource bytes (default: one image named "a"). */
+  xml?: Buffer;
+  magic?: string;
+  hdrSize?: number;
+  version?: number;
+  flags?: number;
+  chunkSize?: number;
+  guid?: Buffer;
+  partNumber?: number;
+  totalParts?: number;
+  imageCount?: number;
+  bootIndex?: number;
+  /** Flags byte of the XML reshdr (default 0x02, as wimlib writes it). */
+  xmlFlags?: number;
+}
+
+/**
+ * A minimal WIM built by hand: the 208-byte header followed directly by the XML resource (no
+ * blob table, no metadata). Enough for the metadata reader; wimlib itself would refuse it.
+ */
+export function syntheticWim(o: SyntheticWimOptions = {}): Buffer {
+  const xml = o.xml ?? utf16WithBom('<WIM><TOTALBYTES>0</TOTALBYTES><IMAGE INDEX="1"><NAME>a</NAME></IMAGE></WIM>');
+  const hdr = Buffer.alloc(208);
+  Buffer.from(o.magic ?? 'MSWIM\0\0\0', 'latin1').copy(hdr, 0);
+  hdr.writeUInt32LE(o.hdrSize ?? 208, 0x08);
+  hdr.writeUInt32LE(o.version ?? 0x10d00, 0x0c);
+  hdr.writeUInt32LE(o.flags ?? 0x00040082, 0x10);
+  hdr.writeUInt32LE(o.chunkSize ?? 32768, 0x14);
+  (o.guid ?? Buffer.from('00112233445566778899aabbccddeeff', 'hex')).copy(hdr, 0x18);
+  hdr.writeUInt16LE(o.partNumber ?? 1, 0x28);
+  hdr.writeUInt16LE(o.totalParts ?? 1, 0x2a);
+  hdr.writeUInt32LE(o.imageCount ?? 1, 0x2c);
+  writeReshdr(hdr, 0x48, { size: xml.length, flags: o.xmlFlags ?? 0x02, offset: 208, originalSize: xml.length });
+  hdr.writeUInt32LE(o.bootIndex ?? 0, 0x78);
+  return Buffer.concat([hdr, xml]);
+}
+
+/** A Date formatted as wimlib-imagex info prints timestamps: "Sat Mar 25 23:53:58 2017 UTC". */
+export function wimlibTime(d: Date): string {
+  const days = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `${days[d.getUTCDay()]} ${months[d.getUTCMonth()]} ${p(d.getUTCDate())} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} ${d.getUTCFullYear()} UTC`;
+}
