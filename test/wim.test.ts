@@ -416,6 +416,23 @@ describe('WIM XML codec', () => {
     await rejectsWith(() => parseWimXml(xml16(deep)), 'E_LIMIT', /nested/);
   });
 
+  it('replaces unpaired surrogates; random XML-like input ends in results or MediaErrors only', async () => {
+    assert.equal(parseWimXml(xml16('<WIM><IMAGE INDEX="1"><NAME>a\ud800b</NAME></IMAGE></WIM>')).images[0]!.name, 'a\ufffdb');
+    await rejectsWith(() => parseWimXml(xml16('<!?"]=/\ud800')), 'E_FORMAT'); // saxes throws a RangeError on this one
+    const pieces = ['<', '>', '/', '&', '#', ';', 'x', '0', '9', 'F', 'WIM', 'IMAGE', 'INDEX', 'NAME', 'ARCH', 'WINDOWS', ' ', '=', '"', '!', '-', '[', ']', '?', 'CDATA', '\n', '\u0000', '\ud800', 'é'];
+    for (let i = 0; i < 30_000; i++) {
+      let s = i % 2 ? '<WIM><IMAGE INDEX="1">' : '';
+      const n = 1 + (i % 30);
+      for (let j = 0; j < n; j++) s += pieces[Math.floor(Math.random() * pieces.length)];
+      if (i % 2) s += '</IMAGE></WIM>';
+      try {
+        parseWimXml(xml16(s));
+      } catch (e) {
+        assert.ok(e instanceof MediaError, `${JSON.stringify(s)}: ${(e as Error).stack}`);
+      }
+    }
+  });
+
   it('recognises an encrypted ESD from its <ESD><ENCRYPTED> element', () => {
     const x = parseWimXml(
       xml16('<WIM><IMAGE INDEX="1"><NAME>e</NAME></IMAGE><ESD><CERTIFICATE>c</CERTIFICATE><KEY>AAAA</KEY><ENCRYPTED Count="1"><RANGE Offset="208" Bytes="16"/></ENCRYPTED></ESD></WIM>'),

@@ -133,7 +133,9 @@ export function decodeWimXml(buf: Buffer, opts: ParseWimXmlOptions = {}): string
   while (cut > 0 && (text.charCodeAt(cut - 1) === 0 || /\s/.test(text[cut - 1]!))) cut--;
   if (cut !== text.length) text = text.slice(0, cut);
   if (text.length === 0) throw new MediaError('E_FORMAT', 'WIM XML: the document is empty', ctx);
-  return text;
+  // An unpaired surrogate (a name cut in the middle of a UTF-16 pair) becomes U+FFFD rather than
+  // making the whole document unreadable.
+  return text.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
 }
 
 interface XNode {
@@ -183,7 +185,14 @@ function parseTree(text: string, opts: ParseWimXmlOptions): XNode {
   };
   parser.on('text', onText);
   parser.on('cdata', onText);
-  parser.write(text).close();
+  try {
+    parser.write(text).close();
+  } catch (e) {
+    if (e instanceof MediaError) throw e;
+    // saxes can throw plain errors on some malformed input (e.g. a RangeError in a bad "<!").
+    const { line, column } = where();
+    throw new MediaError('E_FORMAT', `WIM XML is not well-formed at line ${line}, column ${column}: ${(e as Error).message}`, { ...ctx, line, column });
+  }
   if (!root) throw new MediaError('E_FORMAT', 'WIM XML: no root element', ctx);
   return root;
 }
