@@ -355,6 +355,23 @@ describe('WIM XML codec', () => {
     assert.deepEqual(x.extra, { FOO: 'bar', 'FOO/@a': 'b' });
   });
 
+  it('keeps elements named like Object.prototype members as plain data', () => {
+    const x = parseWimXml(
+      xml16('<WIM><__proto__>p</__proto__><IMAGE INDEX="1"><constructor>c</constructor><WINDOWS><toString>t</toString>' +
+        '<VERSION><hasOwnProperty>1</hasOwnProperty><MAJOR>10</MAJOR></VERSION></WINDOWS></IMAGE></WIM>'),
+    );
+    assert.deepEqual(Object.keys(x.extra), ['__proto__']);
+    assert.equal(Object.getPrototypeOf(x.extra), Object.prototype);
+    assert.equal(x.extra['__proto__'], 'p');
+    const img = x.images[0]!;
+    assert.deepEqual(Object.entries(img.extra), [
+      ['constructor', 'c'],
+      ['WINDOWS/toString', 't'],
+      ['WINDOWS/VERSION/hasOwnProperty', '1'],
+    ]);
+    assert.equal(img.windows?.version?.major, 10);
+  });
+
   it('sorts images by INDEX and requires exactly 1..N', async () => {
     const x = parseWimXml(xml16('<WIM><IMAGE INDEX="2"><NAME>two</NAME></IMAGE><IMAGE INDEX="01"><NAME>one</NAME></IMAGE></WIM>'));
     assert.deepEqual(x.images.map((i) => i.name), ['one', 'two']);

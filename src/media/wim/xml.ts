@@ -238,6 +238,10 @@ export function parseWimXmlText(xml: string, opts: ParseWimXmlOptions = {}): Wim
     readonly extra: Record<string, string>;
     readonly base: string;
   }
+  // Own data properties even for names like "__proto__" (a plain assignment would not create one).
+  const put = (sc: Scope, key: string, value: string): void => {
+    Object.defineProperty(sc.extra, key, { value, enumerable: true, writable: true, configurable: true });
+  };
   const full = (sc: Scope, rel: string): string => (sc.base ? `${sc.base}/${rel}` : rel);
 
   // Visits the children of `node`; `take` returns true for the ones it consumes (`first` is false
@@ -254,12 +258,12 @@ export function parseWimXmlText(xml: string, opts: ParseWimXmlOptions = {}): Wim
     }
   };
   const keep = (n: XNode, path: string, sc: Scope): void => {
-    for (const [a, v] of Object.entries(n.attrs)) sc.extra[`${path}/@${a}`] = v;
+    for (const [a, v] of Object.entries(n.attrs)) put(sc, `${path}/@${a}`, v);
     if (n.children.length === 0) {
-      sc.extra[path] = n.text;
+      put(sc, path, n.text);
       return;
     }
-    if (n.text.trim() !== '') sc.extra[path] = n.text;
+    if (n.text.trim() !== '') put(sc, path, n.text);
     visit(n, path, sc, () => false);
   };
   const time = (n: XNode, path: string, sc: Scope): Date => {
@@ -301,9 +305,9 @@ export function parseWimXmlText(xml: string, opts: ParseWimXmlOptions = {}): Wim
     visit(n, path, sc, (c, cpath, first) => {
       if (!first) return false;
       if (c.name === 'ARCH') arch = num(c, full(sc, cpath));
-      else if (WINDOWS_STRINGS[c.name] !== undefined) s[WINDOWS_STRINGS[c.name]!] = c.text;
+      else if (Object.hasOwn(WINDOWS_STRINGS, c.name)) s[WINDOWS_STRINGS[c.name]!] = c.text;
       else if (c.name === 'LANGUAGES') {
-        for (const a of Object.keys(c.attrs)) sc.extra[`${cpath}/@${a}`] = c.attrs[a]!;
+        for (const a of Object.keys(c.attrs)) put(sc, `${cpath}/@${a}`, c.attrs[a]!);
         visit(c, cpath, sc, (l, _lpath, lfirst) => {
           if (l.name === 'LANGUAGE') languages.push(l.text); // every LANGUAGE, in order
           else if (l.name === 'DEFAULT' && lfirst) defaultLanguage = l.text;
@@ -313,7 +317,7 @@ export function parseWimXmlText(xml: string, opts: ParseWimXmlOptions = {}): Wim
       } else if (c.name === 'VERSION') {
         const v: Partial<Record<keyof WimWindowsVersion, number | undefined>> = {};
         visit(c, cpath, sc, (vc, vpath, vfirst) => {
-          const f = VERSION_NUMBERS[vc.name];
+          const f = Object.hasOwn(VERSION_NUMBERS, vc.name) ? VERSION_NUMBERS[vc.name] : undefined;
           if (!f || !vfirst) return false;
           v[f] = num(vc, full(sc, vpath));
           return true;
@@ -347,7 +351,7 @@ export function parseWimXmlText(xml: string, opts: ParseWimXmlOptions = {}): Wim
     if (idx === undefined) return bad(n, base, 'the INDEX attribute is missing');
     if (!/^\s*[0-9]{1,9}\s*$/.test(idx)) bad(n, `${base}/@INDEX`, `not an image index: ${JSON.stringify(idx.slice(0, 40))}`);
     const index = Number(idx);
-    for (const [a, v] of Object.entries(n.attrs)) if (a !== 'INDEX') sc.extra[`@${a}`] = v;
+    for (const [a, v] of Object.entries(n.attrs)) if (a !== 'INDEX') put(sc, `@${a}`, v);
     const s: Record<string, string> = {};
     const nums: Record<string, number | undefined> = {};
     const times: Record<string, Date> = {};
