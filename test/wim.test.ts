@@ -218,6 +218,12 @@ describe('WIM header codec', () => {
     buf.writeBigUInt64LE(0xffff_ffff_ffff_ff00n, 0x30 + 8);
     e = await rejectsWith(() => parseWimHeader(buf), 'E_FORMAT', /2\^53/);
     assert.equal(e.context['field'], 'blobTableReshdr');
+    writeReshdr(buf, 0x60, { size: 0, flags: 2, offset: 300, originalSize: 10 });
+    buf.writeUIntLE(0xffffffffffff, 0x60, 6);
+    buf[0x60 + 6] = 0xff; // 56-bit size beyond 2^53
+    writeReshdr(buf, 0x30, { size: 10, flags: 2, offset: 300, originalSize: 10 });
+    e = await rejectsWith(() => parseWimHeader(buf), 'E_FORMAT', /2\^53/);
+    assert.equal(e.context['field'], 'bootMetadataReshdr');
   });
 
   it('ignores an out-of-range boot index as wimlib does, with a warning', () => {

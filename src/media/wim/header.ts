@@ -143,7 +143,8 @@ export interface ParseWimHeaderOptions {
 /** Decodes a 24-byte resource header at `at` in `buf` (struct wim_reshdr_disk). */
 export function parseReshdr(buf: Buffer, at: number): WimResourceHeader {
   // +0x00: 56-bit size_in_wim; +0x07: flags; +0x08: u64 offset_in_wim; +0x10: u64 uncompressed_size.
-  const compressedSize = buf.readUIntLE(at, 6) + buf[at + 6]! * 2 ** 48;
+  const size56 = buf.readUIntLE(at, 6) + buf[at + 6]! * 2 ** 48; // exact below 2^53
+  const compressedSize = Number.isSafeInteger(size56) ? size56 : Number.POSITIVE_INFINITY;
   const rawFlags = buf[at + 7]!;
   const offset = buf.readBigUInt64LE(at + 8);
   const originalSize = buf.readBigUInt64LE(at + 16);
@@ -162,8 +163,8 @@ export function parseReshdr(buf: Buffer, at: number): WimResourceHeader {
   };
 }
 
-// Sizes and offsets beyond 2^53 cannot occur in a real file; they become NaN-free sentinels that
-// fail every range check below (Infinity is never <= a file size).
+// Sizes and offsets beyond 2^53 cannot occur in a real file; they become Infinity, which
+// parseWimHeader rejects (E_FORMAT) for any resource that is present (non-zero size).
 function toSafe(v: bigint): number {
   return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : Number.POSITIVE_INFINITY;
 }
@@ -299,7 +300,7 @@ export function parseWimHeader(buf: Buffer, opts: ParseWimHeaderOptions = {}): W
   ];
   for (const [field, at, r] of reshdrs) {
     if (r.compressedSize === 0) continue; // absent resource
-    if (!Number.isSafeInteger(r.offset) || !Number.isSafeInteger(r.originalSize)) {
+    if (!Number.isSafeInteger(r.compressedSize) || !Number.isSafeInteger(r.offset) || !Number.isSafeInteger(r.originalSize)) {
       fail('E_FORMAT', `${field} offset or size beyond 2^53`, field, at);
     }
     if (r.offset < WIM_HEADER_DISK_SIZE) {
