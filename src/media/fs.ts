@@ -193,3 +193,38 @@ export function streamExtents(
     },
   });
 }
+
+/**
+ * A file inside an image seen as a ByteSource of its own, so that nested formats (install.wim,
+ * efisys.bin) are read in place without extracting them.
+ */
+export class ExtentSource implements ByteSource {
+  readonly size: number;
+  readonly name: string;
+  readonly #src: ByteSource;
+  readonly #extents: readonly Extent[];
+
+  constructor(src: ByteSource, extents: readonly Extent[], size: number, name: string) {
+    this.#src = src;
+    this.#extents = extents;
+    this.size = size;
+    this.name = name;
+  }
+
+  async read(offset: number, length: number): Promise<Buffer> {
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
+      throw new MediaError('E_TRUNCATED', 'read past the end of the file', { source: this.name, offset, length, size: this.size });
+    }
+    const out = Buffer.alloc(length);
+    await readExtents(this.#src, this.#extents, offset, out, this.name);
+    return out;
+  }
+
+  async readInto(buf: Buffer, bufOffset: number, length: number, offset: number): Promise<number> {
+    const n = Math.max(0, Math.min(length, this.size - offset));
+    if (n > 0) await readExtents(this.#src, this.#extents, offset, buf.subarray(bufOffset, bufOffset + n), this.name);
+    return n;
+  }
+
+  async close(): Promise<void> {}
+}

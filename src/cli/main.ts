@@ -1,0 +1,38 @@
+// Entry point of the `overnight` command line.
+import { Command, CommanderError } from 'commander';
+import { MediaError } from '../media/errors.ts';
+import { mediaCommand, type Io } from './media.ts';
+
+const VERSION = '0.1.0';
+
+export async function main(argv: string[], io: Io = { out: (s) => process.stdout.write(s + '\n'), err: (s) => process.stderr.write(s + '\n') }): Promise<number> {
+  const program = new Command('overnight')
+    .description('Unattended Windows installs from an ISO onto many PCs at once.')
+    .version(VERSION)
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+    .showHelpAfterError();
+  const media = mediaCommand(io);
+  program.addCommand(media);
+  for (const c of media.commands) c.exitOverride();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return io.exitCode ?? 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (e instanceof MediaError) {
+      io.err(`overnight: ${e.message} [${e.code}]`);
+      return 2;
+    }
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENOENT' || err.code === 'EACCES' || err.code === 'EISDIR' || err.code === 'ENOSPC') {
+      io.err(`overnight: ${err.message}`);
+      return 2;
+    }
+    if (err instanceof Error && !err.stack?.includes('node:internal')) {
+      io.err(`overnight: ${err.message}`);
+      return 2;
+    }
+    throw e;
+  }
+}
