@@ -73,9 +73,10 @@ export async function verifyImage(path: string, opts: VerifyOptions = {}): Promi
     message = `known image: ${image.file} (${image.product}, ${image.arch}, ${image.language})`;
   } else if (candidates.length) {
     status = 'mismatch';
-    const bySize = candidates.some((c) => c.size !== undefined);
-    message = bySize
-      ? `has the exact size of ${candidates.map((c) => c.file).join(' or ')} but not its checksum: the image is damaged`
+    // A size match is strong evidence (a damaged copy); a label match alone is not (a rebuilt image).
+    const bySize = candidates.filter((c) => c.size !== undefined);
+    message = bySize.length
+      ? `has the exact size of ${bySize.map((c) => c.file).join(' or ')} but not its checksum: the image is damaged`
       : `has the volume label of ${candidates.map((c) => c.file).join(' or ')} but not its checksum: a rebuilt, modified or damaged image`;
   } else {
     status = 'unknown';
