@@ -227,6 +227,25 @@ describe('ISO 9660 volumes made by genisoimage, compared with 7-Zip and xorriso'
     });
   });
 
+  it('UDF bridge (genisoimage -udf): the ISO 9660 set ends before BEA01/NSR02/TEA01, and reads as 7z reads it', async () => {
+    const image = join(work, 'bridge.iso');
+    await run('genisoimage', ['-quiet', '-udf', '-J', '-o', image, tree]);
+    const src = await FileSource.open(image);
+    try {
+      const info = await isoInfo(src);
+      assert.equal(info.descriptorSetEnd, 'terminator');
+      assert.equal(info.hasJoliet, true);
+    } finally {
+      await src.close();
+    }
+    await withFs(image, 'auto', async (fs, vol) => {
+      assert.equal(vol.kind, 'joliet');
+      const ours = await walkAll(fs);
+      assert.deepEqual(shapeOurs(ours, {}), shapeTheirs((await sevenZipEntries(image)).entries, {}));
+      await compareBytesWithTree(fs, ours);
+    });
+  });
+
   it('asking for a tree the image does not have is E_NO_FS', async () => {
     await assert.rejects(withFs(img.plain, 'joliet', async () => {}), { code: 'E_NO_FS' });
     await assert.rejects(withFs(img.joliet, 'rockridge', async () => {}), { code: 'E_NO_FS' });

@@ -202,8 +202,11 @@ export function parseBootCatalog(buf: Buffer, catalogSector = 0): BootCatalog {
 
   // 2.3 section headers, each followed by its section entries (2.4) and their extensions (2.5).
   let off = 2 * ENTRY_SIZE;
-  for (let section = 1; off + ENTRY_SIZE <= buf.length; section++) {
-    const h = buf.subarray(off, off + ENTRY_SIZE);
+  for (let section = 1; ; section++) {
+    // Without headers the catalog may end right after the default entry; after a 0x90 header
+    // (more headers follow) it may not, and entryAt reports it.
+    if (section === 1 && off + ENTRY_SIZE > buf.length) break;
+    const h = entryAt(off);
     // Anything but a section header (usually zeros) ends the catalog.
     if (h[0] !== HEADER_MORE && h[0] !== HEADER_FINAL) break;
     const platformId = h[1]!;
