@@ -166,11 +166,8 @@ export function mediaCommand(io: Io): Command {
           const secs = (performance.now() - t0) / 1000;
           if (o.json) io.out(json({ schema: 1, dest, ...r, seconds: Number(secs.toFixed(3)) }));
           else {
-            io.out(
-              `${r.files} files (${bytes(r.bytesWritten)}) and ${r.directories} folders written to ${dest} in ${secs.toFixed(1)} s` +
-                (r.bytesWritten ? ` (${bytes(r.bytesWritten / Math.max(secs, 0.001))}/s)` : '') +
-                (r.skippedFiles ? `; ${r.skippedFiles} files (${bytes(r.skippedBytes)}) already complete` : ''),
-            );
+            const what = r.files || !r.skippedFiles ? `${r.files} files (${bytes(r.bytesWritten)}) written to ${dest} in ${secs.toFixed(1)} s` + (r.bytesWritten ? ` (${bytes(r.bytesWritten / Math.max(secs, 0.001))}/s)` : '') : `nothing to write in ${dest}`;
+            io.out(what + (r.skippedFiles ? `; ${r.skippedFiles} files (${bytes(r.skippedBytes)}) already complete` : ''));
             for (const n of r.notExtracted) io.err(`not extracted: ${n.path} (${n.reason})`);
           }
         } finally {

@@ -24,7 +24,7 @@ export interface VerifyResult {
   status: VerifyStatus;
   /** The known image this one is (status match). */
   image: KnownImage | undefined;
-  /** Known images with this size or label (status mismatch: the image is damaged or modified). */
+  /** Known images with this size or label (status mismatch: same size, other checksum, so damaged). */
   candidates: KnownImage[];
   hashes: Partial<Record<HashAlgorithm, string>>;
   /** Result of --expect, when given. */
@@ -71,13 +71,14 @@ export async function verifyImage(path: string, opts: VerifyOptions = {}): Promi
   if (image) {
     status = 'match';
     message = `known image: ${image.file} (${image.product}, ${image.arch}, ${image.language})`;
-  } else if (candidates.length) {
+  } else if (candidates.some((c) => c.size !== undefined)) {
+    // Same exact size as a known image but another checksum: a damaged copy.
     status = 'mismatch';
-    // A size match is strong evidence (a damaged copy); a label match alone is not (a rebuilt image).
-    const bySize = candidates.filter((c) => c.size !== undefined);
-    message = bySize.length
-      ? `has the exact size of ${bySize.map((c) => c.file).join(' or ')} but not its checksum: the image is damaged`
-      : `has the volume label of ${candidates.map((c) => c.file).join(' or ')} but not its checksum: a rebuilt, modified or damaged image`;
+    message = `has the exact size of ${candidates.filter((c) => c.size !== undefined).map((c) => c.file).join(' or ')} but not its checksum: the image is damaged`;
+  } else if (candidates.length) {
+    // A label match alone is weak evidence: rebuilt and slipstreamed images keep the label.
+    status = 'unknown';
+    message = `not a known official image: it has the volume label of ${candidates.map((c) => c.file).join(' or ')} but not its checksum (rebuilt, modified or damaged)`;
   } else {
     status = 'unknown';
     message = `unknown image: no known official image has this size (${size} bytes) or volume label (${volumeLabel ?? 'none'})`;
