@@ -631,8 +631,8 @@ describe('directory record and SUSP codecs', () => {
     assert.deepEqual(parseSuspArea(Buffer.from([0x4e, 0x4d, 200, 1, 0])).entries, []);
   });
 
-  it('interleaved files (file unit size / interleave gap) map to several extents', async () => {
-    // A hand-made minimal image: PVD + terminator, a root with one interleaved file.
+  /** A hand-made minimal image: PVD + terminator, and directories at the given sectors. */
+  function minimalImage(dirs: Record<number, Buffer[]>): Buffer {
     const image = Buffer.alloc(40 * 2048);
     const pvd = image.subarray(16 * 2048);
     pvd[0] = 1;
@@ -643,12 +643,36 @@ describe('directory record and SUSP codecs', () => {
     record({ id: Buffer.from([0]), flags: 2, location: 20, length: 2048 }).copy(pvd, 156);
     image[17 * 2048] = 255;
     image.write('CD001', 17 * 2048 + 1, 'latin1');
-    const root = Buffer.concat([
-      record({ id: Buffer.from([0]), flags: 2, location: 20, length: 2048 }),
-      record({ id: Buffer.from([1]), flags: 2, location: 20, length: 2048 }),
-      record({ id: Buffer.from('IL.BIN;1'), location: 22, length: 5000, unit: 1, gap: 2 }),
-    ]);
-    root.copy(image, 20 * 2048);
+    for (const [sector, records] of Object.entries(dirs)) {
+      const loc = Number(sector);
+      Buffer.concat([
+        record({ id: Buffer.from([0]), flags: 2, location: loc, length: 2048 }),
+        record({ id: Buffer.from([1]), flags: 2, location: 20, length: 2048 }),
+        ...records,
+      ]).copy(image, loc * 2048);
+    }
+    return image;
+  }
+
+  it('one directory extent listed under many paths is cut off, so a crafted image cannot blow up a walk', async () => {
+    // Root: 20 names for directory 21; directory 21: 20 names for directory 22. Unchecked, a
+    // walk would see 400 paths; every further level would multiply by 20.
+    const names = (p: string) => Array.from({ length: 20 }, (_, i) => Buffer.from(`${p}${String(i).padStart(2, '0')}`));
+    const image = minimalImage({
+      20: names('D').map((id) => record({ id, flags: 2, location: 21, length: 2048 })),
+      21: names('E').map((id) => record({ id, flags: 2, location: 22, length: 2048 })),
+      22: [],
+    });
+    await withFs(new BufferSource(image), 'auto', async (fs, vol) => {
+      const all = await walkAll(fs);
+      assert.equal([...all.keys()].filter((p) => !p.includes('/')).length, 16);
+      assert.equal([...all.keys()].filter((p) => p.includes('/')).length, 16);
+      assert.match(vol.warnings.join('\n'), /already listed under 16 other paths/);
+    });
+  });
+
+  it('interleaved files (file unit size / interleave gap) map to several extents', async () => {
+    const image = minimalImage({ 20: [record({ id: Buffer.from('IL.BIN;1'), location: 22, length: 5000, unit: 1, gap: 2 })] });
     for (const [i, s] of [22, 25, 28].entries()) image.fill(0x41 + i, s * 2048, s * 2048 + 2048);
     await withFs(new BufferSource(image), 'auto', async (fs, vol) => {
       assert.equal(vol.kind, 'iso9660');

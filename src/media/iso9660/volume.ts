@@ -40,6 +40,11 @@ export const MAX_CONTINUATION_AREAS = 32;
 export const MAX_CONTINUATION_BYTES = 64 * 1024;
 /** Directory nesting deeper than this is treated as a loop (7-Zip stops at 256 too). */
 export const MAX_DEPTH = 256;
+/**
+ * ISO 9660 has no directory hard links: one directory extent listed under many paths is a
+ * crafted image whose walk would grow exponentially. Beyond this many paths, it is skipped.
+ */
+export const MAX_PATHS_PER_DIRECTORY = 16;
 /** Interleaved files (9.1.7) split into more pieces than this are refused. */
 const MAX_EXTENTS = 1 << 20;
 /** Warnings kept per volume; further ones are counted only. */
@@ -113,6 +118,8 @@ export class Iso9660Volume implements Volume {
   readonly warnings: string[] = [];
   readonly #blockSize: number;
   readonly #root: VolumeNode;
+  /** Directory extent -> the paths it has been listed under (at most MAX_PATHS_PER_DIRECTORY). */
+  readonly #dirPaths = new Map<number, Set<string>>();
 
   private constructor(
     source: ByteSource,
@@ -296,6 +303,15 @@ export class Iso9660Volume implements Volume {
       if (ancestors.length >= MAX_DEPTH) {
         this.#warn(`${path}: directory nesting deeper than ${MAX_DEPTH}; skipped`);
         return undefined;
+      }
+      let paths = this.#dirPaths.get(dirLocation);
+      if (!paths) this.#dirPaths.set(dirLocation, (paths = new Set()));
+      if (!paths.has(path)) {
+        if (paths.size >= MAX_PATHS_PER_DIRECTORY) {
+          this.#warn(`${path}: directory (sector ${dirLocation}) already listed under ${paths.size} other paths; skipped`);
+          return undefined;
+        }
+        paths.add(path);
       }
     }
     const size = type === 'directory' ? 0 : parts.reduce((n, p) => n + p.dataLength, 0);
