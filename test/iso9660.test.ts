@@ -671,6 +671,16 @@ describe('directory record and SUSP codecs', () => {
     });
   });
 
+  it("a damaged name with '/' stays one path component", async () => {
+    const image = minimalImage({ 20: [record({ id: Buffer.from('A/B.TXT;1'), location: 22, length: 3 })] });
+    image.write('abc', 22 * 2048, 'latin1');
+    await withFs(new BufferSource(image), 'auto', async (fs, vol) => {
+      assert.deepEqual([...(await walkAll(fs)).keys()], ['A_B.TXT']);
+      assert.equal((await fs.read('/A_B.TXT')).toString(), 'abc');
+      assert.match(vol.warnings.join('\n'), /contains '\/'/);
+    });
+  });
+
   it('interleaved files (file unit size / interleave gap) map to several extents', async () => {
     const image = minimalImage({ 20: [record({ id: Buffer.from('IL.BIN;1'), location: 22, length: 5000, unit: 1, gap: 2 })] });
     for (const [i, s] of [22, 25, 28].entries()) image.fill(0x41 + i, s * 2048, s * 2048 + 2048);

@@ -277,6 +277,13 @@ export class Iso9660Volume implements Volume {
       this.#warn(`${parentPath}: entry with unusable name ${JSON.stringify(name)} skipped`);
       return undefined;
     }
+    if (name.includes('/') || name.includes('\0')) {
+      // No flavour allows these in a name (d-characters, Joliet's excluded set, POSIX names); a
+      // damaged identifier must not turn into extra path components.
+      const safe = name.replace(/[/\0]/g, '_');
+      this.#warn(`${parentPath}: name ${JSON.stringify(name)} contains '/' or NUL; listed as ${JSON.stringify(safe)}`);
+      name = safe;
+    }
     const path = childPath(parentPath, name);
     const isDirRecord = (rec.fileFlags & FileFlags.directory) !== 0;
     let type: EntryType;
