@@ -340,6 +340,45 @@ describe('boot catalog codec', () => {
     );
   });
 
+  it('random damage to a catalog: MediaError or a result, never anything else', () => {
+    const base = pad(
+      Buffer.concat([
+        validation(),
+        bootEntry(),
+        header(false, 0xef, 2),
+        bootEntry({ media: 0x20 }),
+        extension(false),
+        bootEntry({ media: 4 }),
+        header(true, 0, 1),
+        bootEntry({ media: 2 }),
+      ]),
+    );
+    let rng = 99;
+    const next = (n: number) => {
+      rng = (Math.imul(rng, 1103515245) + 12345) >>> 0;
+      return rng % n;
+    };
+    let errors = 0;
+    for (let i = 0; i < 3000; i++) {
+      const buf = Buffer.from(base);
+      for (let k = 0, n = 1 + next(4); k < n; k++) buf[next(320)] = next(256);
+      // Keep the checksum right half of the time, so that the damage reaches the entries.
+      if (i % 2) {
+        buf.writeUInt16LE(0, 28);
+        let sum = 0;
+        for (let j = 0; j < 32; j += 2) sum += buf.readUInt16LE(j);
+        buf.writeUInt16LE((0x10000 - (sum & 0xffff)) & 0xffff, 28);
+      }
+      try {
+        parseBootCatalog(buf, 33);
+      } catch (e) {
+        if (!(e instanceof MediaError)) throw new Error(`iteration ${i}: ${String(e)}`, { cause: e });
+        errors++;
+      }
+    }
+    assert.ok(errors > 0 && errors < 3000);
+  });
+
   it('readBootCatalog and readBootImage: damage in the image is E_TRUNCATED / E_FORMAT, not a crash', async () => {
     const image = join(work, 'small.iso');
     await run('genisoimage', ['-quiet', '-o', image, '-b', 'boot.img', '-no-emul-boot', '-boot-load-size', '4', root]);
