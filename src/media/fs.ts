@@ -7,6 +7,8 @@ import type { Extent, FsKind, MediaEntry, MediaFS, Volume, VolumeNode } from './
 
 /** Chunk size for streams: large enough for disk throughput, small enough to keep memory flat. */
 const STREAM_CHUNK = 1024 * 1024;
+/** Largest range `read()` returns in one Buffer; larger files are streamed. */
+const MAX_READ_BYTES = 256 * 1024 * 1024;
 /** Directory listings kept in memory; media have at most a few thousand directories. */
 const MAX_CACHED_DIRS = 4096;
 
@@ -90,6 +92,10 @@ export class VolumeFS implements MediaFS {
     const n = await this.node(path);
     if (n.type === 'directory') throw new MediaError('E_IS_DIR', 'is a directory', { path });
     const stop = clampEnd(n.size, start, end, path);
+    if (stop - start > MAX_READ_BYTES) {
+      // One Buffer per call: a damaged (or honest multi-GiB) size must not become one allocation.
+      throw new MediaError('E_LIMIT', 'range too large to read at once; stream it instead', { path, length: stop - start });
+    }
     const ext = await this.volume.extents(n);
     const out = Buffer.alloc(stop - start);
     await readExtents(this.source, ext, start, out, path);
