@@ -33,9 +33,13 @@ async function withMedia<T>(iso: string, view: string | undefined, fn: (m: Media
 
 export function renderReport(r: WindowsReport): string {
   const lines: string[] = [];
-  const head = [r.release];
-  if (r.version) head.push(`(${r.version} build ${r.build ?? '?'})`);
-  lines.push(`${head.join(' ')}  ·  ${r.architecture}  ·  ${r.languages.join(', ') || 'language unknown'}`);
+  if (r.windows) {
+    const head = [r.release];
+    if (r.version) head.push(`(${r.version} build ${r.build ?? '?'})`);
+    lines.push(`${head.join(' ')}  ·  ${r.architecture}  ·  ${r.languages.join(', ') || 'language unknown'}`);
+  } else {
+    lines.push('Not a Windows installation medium (no sources/install.wim, .esd, .swm or boot.wim)');
+  }
   lines.push('');
   const m = r.media;
   const rows: string[][] = [
@@ -53,7 +57,7 @@ export function renderReport(r: WindowsReport): string {
   const lockText: string[] = [];
   if (lock.eiCfg) lockText.push(`ei.cfg: ${lock.eiCfg.editionId ?? 'any edition'}${lock.eiCfg.channel ? ` (${lock.eiCfg.channel}${lock.eiCfg.volumeLicense ? ', volume licence' : ''})` : ''}`);
   if (lock.pidTxt) lockText.push(`PID.txt: ${lock.pidTxt.productKey ?? 'present'}`);
-  rows.push(['Edition lock', lockText.join('; ') || 'none (Setup offers every edition)']);
+  if (r.windows) rows.push(['Edition lock', lockText.join('; ') || 'none (Setup offers every edition)']);
   const b = r.boot;
   rows.push(['BIOS boot', b.bios ? `yes${b.biosImage ? ` (${b.biosImage.slice(1)})` : ''}` : 'no']);
   rows.push(['UEFI boot', b.uefi ? `yes${b.efiImage ? ` (${b.efiImage.slice(1)})` : ''}` : 'no']);
@@ -216,12 +220,7 @@ export function mediaCommand(io: Io): Command {
           return;
         }
         // Name each image after the file it is, when the tree holds it (etfsboot.com, efisys.bin).
-        const fileAt = new Map<number, string>();
-        for await (const e of m.walk()) {
-          if (e.type !== 'file' || e.size === 0 || e.size > 64 * 1024 * 1024) continue;
-          const first = (await m.extents(e.path))[0];
-          if (first && !first.sparse && cat.entries.some((b) => b.imageOffset === first.offset)) fileAt.set(first.offset, e.path);
-        }
+        const fileAt = await m.bootFiles();
         const written: string[] = [];
         if (o.extract) {
           await mkdir(o.extract, { recursive: true });

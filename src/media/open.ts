@@ -38,6 +38,24 @@ export class Media extends VolumeFS {
     return this.#boot;
   }
 
+  /**
+   * Which file of the tree each boot entry loads (etfsboot.com, efisys.bin, isolinux.bin...):
+   * image offset of the boot image → path. Entries whose image is not a file are absent.
+   */
+  async bootFiles(): Promise<Map<number, string>> {
+    const cat = await this.bootCatalog();
+    const out = new Map<number, string>();
+    if (!cat) return out;
+    const wanted = new Set(cat.entries.map((e) => e.imageOffset));
+    for await (const e of this.walk()) {
+      // Boot images are small; skipping large files keeps this a metadata-only walk.
+      if (e.type !== 'file' || e.size === 0 || e.size > 64 * 1024 * 1024) continue;
+      const first = (await this.extents(e.path))[0];
+      if (first && !first.sparse && wanted.has(first.offset) && !out.has(first.offset)) out.set(first.offset, e.path);
+    }
+    return out;
+  }
+
   /** A file inside the image as a ByteSource (for reading install.wim in place). */
   async fileSource(path: string): Promise<ByteSource> {
     const st = await this.stat(path);

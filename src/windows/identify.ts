@@ -1,7 +1,6 @@
 // Identifies the Windows release on install media: family, build and service pack, architecture,
 // languages, the editions in install.wim/.esd/.swm, the edition lock and what the media can boot.
 import { MediaError } from '../media/errors.ts';
-import type { BootEntry } from '../media/eltorito.ts';
 import type { Media } from '../media/open.ts';
 import { readSplitSet, readWimInfo, type WimInfo, type WimImage } from '../media/wim/index.ts';
 import { candidatesFor, KNOWN_IMAGES, type KnownImage } from './catalog.ts';
@@ -40,6 +39,8 @@ export interface BootSupport {
 export interface WindowsReport {
   /** Stable schema version of this JSON form. */
   schema: 1;
+  /** False when the image holds no Windows install or boot image (sources/install.*, sources/boot.wim). */
+  windows: boolean;
   media: {
     path: string;
     size: number;
@@ -156,10 +157,6 @@ async function readInstallImage(media: Media, warnings: string[]): Promise<{ pat
   return undefined;
 }
 
-function bootFileAt(files: readonly { path: string; offset: number | undefined }[], entry: BootEntry | undefined): string | undefined {
-  if (!entry) return undefined;
-  return files.find((f) => f.offset === entry.imageOffset)?.path;
-}
 
 function editionOf(img: WimImage): Edition {
   const w = img.windows;
@@ -193,7 +190,7 @@ export async function identifyWindows(media: Media, catalog: readonly KnownImage
         warnings.push(`/sources/boot.wim: ${e.message}`);
       }
     }
-    if (!boot || images.length === 0) warnings.push('no install.wim, install.esd or install.swm under /sources: not a Windows installation medium?');
+    if (boot && images.length) warnings.push('no install.wim, install.esd or install.swm under /sources: a WinPE or boot-only medium');
   }
   const first = images.find((i) => i.windows?.version) ?? images[0];
   const ver = first?.windows?.version;
@@ -246,12 +243,7 @@ export async function identifyWindows(media: Media, catalog: readonly KnownImage
   const entries = catalog_?.entries ?? [];
   const biosEntry = entries.find((e) => e.platform === 'bios' && e.bootable);
   const efiEntry = entries.find((e) => e.platform === 'efi' && e.bootable);
-  const bootCandidates = ['/boot/etfsboot.com', '/efi/microsoft/boot/efisys.bin', '/efi/microsoft/boot/efisys_noprompt.bin', '/boot/boot.img', '/isolinux/isolinux.bin'];
-  const files: { path: string; offset: number | undefined }[] = [];
-  for (const p of bootCandidates) {
-    const st = await media.exists(p);
-    if (st?.type === 'file' && st.size > 0) files.push({ path: st.path, offset: (await media.extents(p))[0]?.offset });
-  }
+  const bootFiles = catalog_ ? await media.bootFiles() : new Map<number, string>();
   const usbLoaderName = architecture === 'x86' ? 'bootia32.efi' : architecture === 'arm64' ? 'bootaa64.efi' : 'bootx64.efi';
   const usbEfiLoader = (await media.exists(`/efi/boot/${usbLoaderName}`))?.path;
   const needsFix = family === '7' && architecture === 'amd64' && !usbEfiLoader;
@@ -265,6 +257,7 @@ export async function identifyWindows(media: Media, catalog: readonly KnownImage
   const vl = eiSection('VL');
   return {
     schema: 1,
+    windows: images.length > 0,
     media: {
       path: media.path,
       size: media.size,
@@ -301,8 +294,8 @@ export async function identifyWindows(media: Media, catalog: readonly KnownImage
     boot: {
       bios: !!biosEntry,
       uefi: !!efiEntry,
-      biosImage: bootFileAt(files, biosEntry),
-      efiImage: bootFileAt(files, efiEntry),
+      biosImage: biosEntry && bootFiles.get(biosEntry.imageOffset),
+      efiImage: efiEntry && bootFiles.get(efiEntry.imageOffset),
       usbEfiLoader,
       usbUefiNeedsBootmgfwFix: needsFix,
       notes: warningsBoot,
