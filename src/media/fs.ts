@@ -2,7 +2,7 @@
 // assembled from a file's extents.
 import { Readable } from 'node:stream';
 import { MediaError } from './errors.ts';
-import type { ByteSource } from './source.ts';
+import { type ByteSource, MAX_SINGLE_READ } from './source.ts';
 import type { Extent, FsKind, MediaEntry, MediaFS, Volume, VolumeNode } from './types.ts';
 
 /** Chunk size for streams: large enough for disk throughput, small enough to keep memory flat. */
@@ -220,6 +220,11 @@ export class ExtentSource implements ByteSource {
   async read(offset: number, length: number): Promise<Buffer> {
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
       throw new MediaError('E_TRUNCATED', 'read past the end of the file', { source: this.name, offset, length, size: this.size });
+    }
+    // Same cap as every ByteSource (source.ts checkRange): `size` comes from the image (a file
+    // record can claim 4 GiB), so a read of it must not become one giant allocation.
+    if (length > MAX_SINGLE_READ) {
+      throw new MediaError('E_LIMIT', 'read larger than any structure on real media', { source: this.name, offset, length });
     }
     const out = Buffer.alloc(length);
     await readExtents(this.#src, this.#extents, offset, out, this.name);
