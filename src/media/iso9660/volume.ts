@@ -235,7 +235,10 @@ export class Iso9660Volume implements Volume {
       // 6.4.3 interleaving: file units of fileUnitSize blocks separated by interleaveGapSize blocks.
       const unit = rec.fileUnitSize * bs;
       const stride = (rec.fileUnitSize + rec.interleaveGapSize) * bs;
-      if (Math.ceil(rec.dataLength / unit) > MAX_EXTENTS) {
+      // The cap counts the extents of all the file's records: the records of one multi-extent
+      // file can each be interleaved, and forty 4 GiB records with 2-block units would otherwise
+      // build tens of millions of extents (an out-of-memory crash from one directory sector).
+      if (out.length + Math.ceil(rec.dataLength / unit) > MAX_EXTENTS) {
         throw new MediaError('E_LIMIT', 'interleaved file with too many file units', { path: file.path, fileUnitSize: rec.fileUnitSize });
       }
       for (let done = 0, off = start; done < rec.dataLength; done += unit, off += stride) {
