@@ -238,8 +238,15 @@ export class Iso9660Volume implements Volume {
       // The cap counts the extents of all the file's records: the records of one multi-extent
       // file can each be interleaved, and forty 4 GiB records with 2-block units would otherwise
       // build tens of millions of extents (an out-of-memory crash from one directory sector).
-      if (out.length + Math.ceil(rec.dataLength / unit) > MAX_EXTENTS) {
+      const units = Math.ceil(rec.dataLength / unit);
+      if (out.length + units > MAX_EXTENTS) {
         throw new MediaError('E_LIMIT', 'interleaved file with too many file units', { path: file.path, fileUnitSize: rec.fileUnitSize });
+      }
+      // A unit layout that ends past the image is damage, not data: refuse it before building
+      // up to a million extents for it (on every call: extents, read, stream, fileSource).
+      const end = start + (units - 1) * stride + (rec.dataLength - (units - 1) * unit);
+      if (end > this.source.size) {
+        throw new MediaError('E_TRUNCATED', 'interleaved file runs past the end of the image', { path: file.path, sector: rec.locationOfExtent, size: this.source.size });
       }
       for (let done = 0, off = start; done < rec.dataLength; done += unit, off += stride) {
         out.push({ offset: off, length: Math.min(unit, rec.dataLength - done) });
