@@ -11,7 +11,7 @@
 // Each seed image's cases run in a worker thread: the test stops a case that overruns its time
 // budget even inside synchronous code, and the worker caps single allocations (test/helpers/fuzz.ts).
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -19,7 +19,7 @@ import { after, before, describe, it } from 'node:test';
 import { MediaError } from '../src/media/errors.ts';
 import { openMediaSource } from '../src/media/open.ts';
 import { BufferSource, type ByteSource } from '../src/media/source.ts';
-import { type CaseResult, type WorkerJob, type WorkerMessage, mapSeed } from './helpers/fuzz.ts';
+import { type CaseResult, type WorkerJob, type WorkerMessage, mapSeed, resealUdfTag } from './helpers/fuzz.ts';
 import { makeTree as makeIsoTree } from './helpers/iso.ts';
 import { buildWindowsIso } from './helpers/media.ts';
 import { run, tempDir } from './helpers/tools.ts';
@@ -331,6 +331,44 @@ describe(`media readers under fuzzing (seed ${GLOBAL_SEED}, ${TOTAL_CASES} cases
       await assert.rejects(media.extents('/HUGE.BIN'), (e: unknown) => e instanceof MediaError && e.code === 'E_LIMIT');
       await assert.rejects(media.read('/HUGE.BIN', 0, 10), (e: unknown) => e instanceof MediaError && e.code === 'E_LIMIT');
       assert.ok(process.memoryUsage().heapUsed - heap < 256 * 1024 * 1024, 'no more than one cap worth of extents was built');
+    });
+
+    it('UDF: a chain of directories that each link twice to the next does not walk 2^depth paths', async () => {
+      // 24 nested directories, each holding the next one and a file; every file's FID is then
+      // pointed at its sibling directory (a second hard link), re-sealed so that it verifies.
+      const tree = join(work.dir, 'dag-tree');
+      let dir = tree;
+      for (let i = 1; i <= 24; i++) {
+        dir = join(dir, `d${i}`);
+        await mkdir(dir, { recursive: true });
+        await writeFile(join(dir, 'f'), 'x');
+      }
+      const iso = join(work.dir, 'dag.iso');
+      await run('genisoimage', ['-quiet', '-udf', '-D', '-o', iso, tree]);
+      const img = await readFile(iso);
+      const fids = mapSeed(img, 'image').targets.filter((t) => t.kind === 'udf-fid');
+      const name = (at: number): string => img.toString('latin1', at + 39, at + 38 + img[at + 19]!);
+      let linked = 0;
+      for (const f of fids.filter((x) => name(x.at) === 'f')) {
+        const sib = fids.find((x) => x !== f && x.meta['dirLbn'] === f.meta['dirLbn'] && /^d\d+$/.test(name(x.at)));
+        if (!sib) continue;
+        img.copy(img, f.at + 20, sib.at + 20, sib.at + 36);
+        img[f.at + 18] = img[sib.at + 18]!;
+        resealUdfTag(img, f.at);
+        linked++;
+      }
+      assert.equal(linked, 23);
+      const media = await openMediaSource('dag.iso', new BufferSource(img), { view: 'udf' });
+      const t0 = performance.now();
+      let n = 0;
+      for await (const _ of media.walk()) {
+        if (++n > 100_000) break;
+      }
+      assert.ok(n < 2000, `${n} entries: each directory listed under a bounded number of paths`);
+      assert.ok(performance.now() - t0 < 2000);
+      // Both links still lead somewhere near the top of the tree.
+      assert.equal((await media.stat('/d1/f')).type, 'directory');
+      assert.equal((await media.stat('/d1/d2/d3')).type, 'directory');
     });
   });
 

@@ -814,7 +814,7 @@ const isoMultiExtent: Mutator = (c) => {
   const recs = targetsOf(c, 'iso-dirrec').filter((t) => !t.meta['selfOrParent'] && !t.meta['isDir'] && t.at + t.length <= img.length);
   if (!recs.length) return undefined;
   const r = rng.pick(recs);
-  const sectorEnd = (Math.floor(r.at / ISO_SECTOR) + 1) * ISO_SECTOR;
+  const sectorEnd = Math.min(img.length, (Math.floor(r.at / ISO_SECTOR) + 1) * ISO_SECTOR);
   const n = Math.min(rng.range(2, 64), Math.floor((sectorEnd - r.at) / r.length));
   if (n < 2) return undefined;
   const huge = rng.chance(0.6);

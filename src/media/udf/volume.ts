@@ -38,6 +38,12 @@ const MAX_EXTENTS = 1 << 20;
 const MAX_DIRECTORY_BYTES = 64 * 1024 * 1024;
 /** Deeper trees than this are treated as a loop. */
 const MAX_DEPTH = 128;
+/**
+ * Several FIDs may name one directory ICB (hard links), so a crafted chain of directories that
+ * each link twice to the next makes a walk grow exponentially (2^depth paths). Beyond this many
+ * paths, a directory is not listed again (as MAX_PATHS_PER_DIRECTORY does for ISO 9660).
+ */
+export const MAX_PATHS_PER_DIRECTORY = 16;
 
 interface PhysicalPartition {
   kind: 'physical';
@@ -102,6 +108,8 @@ export class UdfVolume implements Volume {
   readonly #partitions: Partition[];
   readonly #rootIcb: LbAddr;
   #root: Promise<VolumeNode> | undefined;
+  /** Directory ICB -> the paths it has been listed under (at most MAX_PATHS_PER_DIRECTORY). */
+  readonly #dirPaths = new Map<string, Set<string>>();
 
   private constructor(src: ByteSource, bs: number, partitions: Partition[], rootIcb: LbAddr, info: UdfInfo) {
     this.#src = src;
@@ -227,6 +235,14 @@ export class UdfVolume implements Volume {
           const key = icbKey(f.icb.location);
           if (ref.ancestors.has(key)) return undefined; // a directory that contains its own ancestor
           const child = await this.#readIcb(f.icb.location);
+          if (child.entry.fileType === FileType.Directory) {
+            let paths = this.#dirPaths.get(key);
+            if (!paths) this.#dirPaths.set(key, (paths = new Set()));
+            if (!paths.has(base + f.fileIdentifier)) {
+              if (paths.size >= MAX_PATHS_PER_DIRECTORY) return undefined; // listed often enough already
+              paths.add(base + f.fileIdentifier);
+            }
+          }
           const ancestors = new Set(ref.ancestors).add(key);
           return this.#node(f.fileIdentifier, base + f.fileIdentifier, child, !!(f.fileCharacteristics & FileCharacteristics.Existence), ancestors, ref.depth + 1);
         }),
