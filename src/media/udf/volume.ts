@@ -87,14 +87,19 @@ const icbKey = (a: LbAddr) => `${a.partitionReferenceNumber}:${a.logicalBlockNum
 
 /** True when the image carries a UDF Volume Recognition Sequence (2/9.1: BEA01, NSR02/NSR03, TEA01). */
 export async function hasUdfRecognition(source: ByteSource): Promise<boolean> {
-  for (let s = 16; s < 16 + 64; s++) {
-    const at = s * 2048;
-    if (at + 2048 > source.size) return false;
-    const b = await source.read(at, 7);
-    const id = b.subarray(1, 6).toString('latin1');
-    if (id === 'NSR02' || id === 'NSR03') return true;
-    if (id === 'TEA01') return false;
-    if (b[0] === 0 && b.subarray(1, 6).every((c) => c === 0)) return false;
+  // Each descriptor starts a sector (2/8.3): 2048 bytes apart up to 2048-byte sectors, one sector
+  // apart beyond. The sector size is not known yet, so try both strides (as udftools' read_vrs);
+  // with 4096-byte sectors a 2048 stride lands in the zero tail of BEA01 and used to stop there.
+  for (const stride of [2048, 4096]) {
+    for (let s = 0; s < 64; s++) {
+      const at = 32768 + s * stride;
+      if (at + 2048 > source.size) break;
+      const b = await source.read(at, 7);
+      const id = b.subarray(1, 6).toString('latin1');
+      if (id === 'NSR02' || id === 'NSR03') return true;
+      if (id === 'TEA01') break;
+      if (b[0] === 0 && b.subarray(1, 6).every((c) => c === 0)) break;
+    }
   }
   return false;
 }
