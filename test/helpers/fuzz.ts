@@ -324,7 +324,7 @@ const ISO_SECTOR = 2048;
 
 function mapIso(img: Buffer, targets: Target[]): IsoMap | undefined {
   const b32 = (at: number, name: string): Field => ({ at, width: 'b32', name });
-  const roots: { loc: number; len: number }[] = [];
+  const roots: { loc: number; len: number; joliet: number }[] = [];
   let catalogSector: number | undefined;
   let any = false;
   for (let s = 16; s < 16 + 64; s++) {
@@ -344,7 +344,7 @@ function mapIso(img: Buffer, targets: Target[]): IsoMap | undefined {
         { at: at + 181, width: 1, name: 'rootFlags' },
       );
       if (type === 2) t.fields.push({ at: at + 88, width: 4, name: 'escapeSequences', values: [0x00452f25, 0x00432f25, 0x00402f25, 0] });
-      roots.push({ loc: img.readUInt32LE(at + 158), len: img.readUInt32LE(at + 166) });
+      roots.push({ loc: img.readUInt32LE(at + 158), len: img.readUInt32LE(at + 166), joliet: type === 2 ? 1 : 0 });
     }
     if (type === 0 && img.toString('latin1', at + 7, at + 30) === 'EL TORITO SPECIFICATION') {
       t.fields.push({ at: at + 0x47, width: 4, name: 'bootCatalogSector' });
@@ -394,12 +394,12 @@ function mapIso(img: Buffer, targets: Target[]): IsoMap | undefined {
           { at: pos + 27, width: 1, name: 'interleaveGapSize' },
           { at: pos + 32, width: 1, name: 'lengthOfFileIdentifier' },
         ],
-        meta: { dirLoc: d.loc, dirLen: d.len, parentLoc: d.parent, isDir: flags & 2 ? 1 : 0, selfOrParent: selfOrParent ? 1 : 0, loc, dataLen },
+        meta: { dirLoc: d.loc, dirLen: d.len, parentLoc: d.parent, isDir: flags & 2 ? 1 : 0, selfOrParent: selfOrParent ? 1 : 0, loc, dataLen, joliet: d.joliet },
       });
       // SUSP entries of the System Use area (and of the CE continuation areas they chain to).
       const suStart = pos + 33 + lenFi + (lenFi % 2 === 0 ? 1 : 0);
       mapSusp(img, suStart, pos + len, targets, { recordAt: pos, dirLoc: d.loc, parentLoc: d.parent }, 0);
-      if (flags & 2 && !selfOrParent && !seen.has(loc)) queue.push({ loc, len: dataLen, parent: d.loc });
+      if (flags & 2 && !selfOrParent && !seen.has(loc)) queue.push({ loc, len: dataLen, parent: d.loc, joliet: d.joliet });
       pos += len;
     }
   }
@@ -867,6 +867,57 @@ const rockRidgeLoop: Mutator = (c) => {
   return `rock ridge entry@${hex(e.at)} -> CE to itself (length ${length})`;
 };
 
+/** Same-length replacements for a name: what identification looks for, and unsafe names. */
+function renamed(rng: Rng, old: string): string | undefined {
+  const special = ['install.swm', 'install.esd', 'install.wim', 'install2.swm', 'boot.wim', 'sources', 'INSTALL.SWM;1', 'INSTALL.ESD;1', 'install2.swm;1', 'BOOT.WIM;1', 'SOURCES', '.', '..', 'CON', 'NUL.TXT;1', 'ei.cfg', 'EI.CFG;1'];
+  const same = special.filter((n) => n.length === old.length && n !== old);
+  if (same.length && rng.chance(0.6)) return rng.pick(same);
+  if (!old.length) return undefined;
+  const i = rng.int(old.length);
+  const ch = rng.pick(['/', '\\', '\0', ':', '*', '.', ' ', '\u00e9', '\ud800', 'A', 'a']);
+  return old.slice(0, i) + ch + old.slice(i + 1);
+}
+
+/**
+ * Renames an entry in place, keeping the length of its identifier (so the directory stays
+ * framed): UDF FIDs (CS0 8- or 16-bit), ISO 9660 / Joliet identifiers and Rock Ridge NM names.
+ * Makes install.wim an install.swm or .esd, and produces '/', '..', NULs and lone surrogates.
+ */
+const rename: Mutator = (c) => {
+  const { rng, img } = c;
+  const t = pickTarget(c, (x) => (x.kind === 'udf-fid' || x.kind === 'iso-dirrec' || (x.kind === 'iso-susp' && img.toString('latin1', x.at, x.at + 2) === 'NM')) && x.at + x.length <= img.length);
+  if (!t) return undefined;
+  let at: number;
+  let len: number;
+  let enc: 'latin1' | 'ucs2be';
+  if (t.kind === 'udf-fid') {
+    const lFi = img[t.at + 19]!;
+    const idAt = t.at + 38 + img.readUInt16LE(t.at + 36);
+    if (lFi < 2 || idAt + lFi > img.length || (img[idAt] !== 8 && img[idAt] !== 16)) return undefined;
+    enc = img[idAt] === 8 ? 'latin1' : 'ucs2be';
+    at = idAt + 1;
+    len = lFi - 1;
+  } else if (t.kind === 'iso-dirrec') {
+    len = img[t.at + 32]!;
+    at = t.at + 33;
+    if (len < 2 || at + len > img.length) return undefined;
+    enc = t.meta['joliet'] ? 'ucs2be' : 'latin1';
+  } else {
+    at = t.at + 5;
+    len = t.length - 5;
+    if (len < 1) return undefined;
+    enc = 'latin1';
+  }
+  const raw = Buffer.from(img.subarray(at, at + len));
+  const old = enc === 'latin1' ? raw.toString('latin1') : Buffer.from(raw.subarray(0, len & ~1)).swap16().toString('utf16le');
+  const name = renamed(rng, old);
+  if (name === undefined) return undefined;
+  const bytes = enc === 'latin1' ? Buffer.from(name, 'latin1') : Buffer.from(name, 'utf16le').swap16();
+  bytes.copy(img, at, 0, Math.min(bytes.length, len));
+  touch(c, at, at + len);
+  return `${t.kind}@${hex(t.at)} renamed ${JSON.stringify(old)} -> ${JSON.stringify(name)}`;
+};
+
 /** El Torito: huge sector counts and LBAs, catalog pointer past the end, bogus section counts. */
 const bootCatalog: Mutator = (c) => {
   const { rng, img } = c;
@@ -1068,6 +1119,7 @@ const IMAGE_MUTATORS: readonly (readonly [Mutator, number])[] = [
   [isoMultiExtent, 3],
   [rockRidgeLoop, 5],
   [bootCatalog, 8],
+  [rename, 5],
   [wimHeader, 5],
   [wimXml, 5],
 ];
