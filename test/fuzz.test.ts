@@ -20,9 +20,10 @@ import { MediaError } from '../src/media/errors.ts';
 import { openMediaSource } from '../src/media/open.ts';
 import { BufferSource, type ByteSource } from '../src/media/source.ts';
 import { type CaseResult, type WorkerJob, type WorkerMessage, mapSeed, resealUdfTag } from './helpers/fuzz.ts';
-import { makeTree as makeIsoTree } from './helpers/iso.ts';
+import { makeTree as makeIsoTree, pseudoRandom } from './helpers/iso.ts';
 import { buildWindowsIso } from './helpers/media.ts';
 import { run, tempDir } from './helpers/tools.ts';
+import { type UdfNodeSpec, writeUdfImage } from './helpers/udf-writer.ts';
 
 const DEFAULT_SEED = 0x0c7e_2024;
 const GLOBAL_SEED = process.env['FUZZ_SEED'] ? Number(process.env['FUZZ_SEED']) >>> 0 : DEFAULT_SEED;
@@ -48,7 +49,8 @@ const SEEDS: Seed[] = [
   { name: 'win7-x64-udf-only', kind: 'image', weight: 20 },
   { name: 'win7-x86-bridge', kind: 'image', weight: 18 },
   { name: 'rockridge-joliet', kind: 'image', weight: 16 },
-  { name: 'mkudffs-2.01', kind: 'image', weight: 12 },
+  { name: 'mkudffs-2.01', kind: 'image', weight: 10 },
+  { name: 'udf-2.50-metadata', kind: 'image', weight: 10 },
   { name: 'ipxe', kind: 'image', weight: 10 },
   { name: 'wim-lzx', kind: 'wim', weight: 12 },
   { name: 'esd-solid', kind: 'wim', weight: 12 },
@@ -233,6 +235,43 @@ describe(`media readers under fuzzing (seed ${GLOBAL_SEED}, ${TOTAL_CASES} cases
     await run('truncate', ['-s', '8M', udf]);
     await run('mkudffs', ['--media-type=hd', '--udfrev=2.01', '--ad=long', '--lvid=FUZZ', udf]);
     seed('mkudffs-2.01').path = udf;
+    // UDF 2.50 with what no tool here writes: a metadata partition whose file is split in three,
+    // EFEs with extended attributes, embedded data, long_ad chains through AEDs, ext_ad with
+    // unrecorded extents, a directory split over blocks, a deleted entry.
+    const files: UdfNodeSpec[] = Array.from({ length: 24 }, (_, i) => ({ type: 'file', name: `file-with-a-longer-name-${i}.dat`, data: pseudoRandom(100 + i * 37, i + 1) }));
+    const u250 = join(work.dir, 'udf250.img');
+    await writeFile(
+      u250,
+      writeUdfImage({
+        blockSize: 2048,
+        revision: 0x0250,
+        partitions: 'metadata',
+        metadataPieces: 3,
+        fileEntries: 'efe',
+        extendedAttributes: true,
+        children: [
+          { type: 'file', name: 'readme.txt', data: Buffer.from('hello\n') },
+          { type: 'file', name: 'embedded.ini', ad: 'embedded', data: Buffer.from('[x]\r\na=1\r\n') },
+          {
+            type: 'file',
+            name: 'chain.bin',
+            ad: 'long',
+            adsPerDescriptor: 1,
+            pieces: [{ kind: 'recorded', data: pseudoRandom(4096, 3) }, { kind: 'recorded', data: pseudoRandom(2048, 4) }, { kind: 'recorded', data: pseudoRandom(100, 5) }],
+          },
+          {
+            type: 'file',
+            name: 'sparse.bin',
+            ad: 'extended',
+            pieces: [{ kind: 'recorded', data: pseudoRandom(2048, 6) }, { kind: 'allocated', length: 4096 }, { kind: 'unallocated', length: 2048 }, { kind: 'recorded', data: pseudoRandom(10, 7) }],
+          },
+          { type: 'dir', name: 'sources', ad: 'short', adsPerDescriptor: 1, splitBlocks: 1, children: files },
+          { type: 'file', name: 'deleted.txt', deleted: true, data: Buffer.from('x') },
+          { type: 'dir', name: 'a', children: [{ type: 'dir', name: 'b', children: [{ type: 'file', name: 'c.txt', data: Buffer.from('c\n') }] }] },
+        ],
+      }).image,
+    );
+    seed('udf-2.50-metadata').path = u250;
     if (existsSync(IPXE_ISO)) seed('ipxe').path = IPXE_ISO;
     else seed('ipxe').skip = `${IPXE_ISO} not installed (Debian package ipxe)`;
     const wim = join(win7.tree, 'sources/install.wim');

@@ -116,9 +116,31 @@ export interface Target {
   meta: Record<string, number>;
 }
 
+/** How logical blocks map to image offsets: the physical partition, and a metadata partition's file (UDF 2.50+). */
+export interface UdfAddressing {
+  bs: number;
+  partStart: number;
+  /** Partition reference number -> the kind of partition it names (from the LVD's partition maps). */
+  refs: ('phys' | 'meta')[];
+  /** Image extents of the metadata file, when there is a metadata partition. */
+  meta: { offset: number; length: number }[] | undefined;
+}
+
+/** Image offset of logical block `lbn` of a physical or metadata partition (undefined outside it). */
+export function lbnOffset(a: UdfAddressing, kind: 'phys' | 'meta', lbn: number): number | undefined {
+  if (kind === 'phys') return (a.partStart + lbn) * a.bs;
+  let off = lbn * a.bs;
+  for (const e of a.meta ?? []) {
+    if (off < e.length) return e.offset + off;
+    off -= e.length;
+  }
+  return undefined;
+}
+
 export interface UdfMap {
   bs: number;
   partStart: number;
+  addr: UdfAddressing;
   rootLbn: number | undefined;
   /** Directory File Entries: their logical block and the image ranges of their data. */
   dirs: { lbn: number; at: number; ranges: [number, number][] }[];
@@ -170,29 +192,62 @@ function udfBlockSize(img: Buffer): number | undefined {
   return undefined;
 }
 
-/** The allocation descriptors of a (E)FE as [image start, image end) ranges (recorded extents only). */
-function feRanges(img: Buffer, at: number, bs: number, partStart: number): { ranges: [number, number][]; adAt: number; form: number } {
+/** The partition an (E)FE at image offset `at` lives in: its tag location read as a physical or a metadata block. */
+function icbKind(img: Buffer, at: number, a: UdfAddressing): 'phys' | 'meta' {
+  const lbn = img.readUInt32LE(at + 12);
+  return lbnOffset(a, 'phys', lbn) !== at && a.meta && lbnOffset(a, 'meta', lbn) === at ? 'meta' : 'phys';
+}
+
+/**
+ * The allocation descriptors of an (E)FE as [image start, image end) ranges, and the partition
+ * of its first one (short_ad: the ICB's own; long_ad/ext_ad: the one it names).
+ */
+function feRanges(img: Buffer, at: number, a: UdfAddressing): { ranges: [number, number][]; adAt: number; form: number; dataKind: 'phys' | 'meta' } {
   const extended = img.readUInt16LE(at) === 266;
   const eaAt = at + (extended ? 208 : 168);
   const lEa = img.readUInt32LE(eaAt);
   const lAd = img.readUInt32LE(eaAt + 4);
   const adAt = eaAt + 8 + lEa;
   const form = img.readUInt16LE(at + 34) & 7;
+  const own = icbKind(img, at, a);
   const ranges: [number, number][] = [];
-  if (adAt + lAd > at + bs) return { ranges, adAt, form };
+  let dataKind = own;
+  if (adAt + lAd > at + a.bs || adAt + lAd > img.length) return { ranges, adAt, form, dataKind };
   if (form === 3) {
     ranges.push([adAt, adAt + lAd]);
-    return { ranges, adAt, form };
+    return { ranges, adAt, form, dataKind };
   }
   const size = form === 0 ? 8 : form === 1 ? 16 : 20;
   for (let p = adAt; p + size <= adAt + lAd; p += size) {
     const len = img.readUInt32LE(p) & 0x3fffffff;
     if (len === 0) break;
     const lbn = img.readUInt32LE(p + (form === 2 ? 12 : 4));
-    const start = (partStart + lbn) * bs;
-    ranges.push([start, start + len]);
+    const kind = form === 0 ? own : (a.refs[img.readUInt16LE(p + (form === 2 ? 16 : 8))] ?? 'phys');
+    if (p === adAt) dataKind = kind;
+    // A directory's data is contiguous within its partition, but a metadata partition maps it
+    // through the metadata file block by block.
+    for (let b = 0; b * a.bs < len; b++) {
+      const start = lbnOffset(a, kind, lbn + b);
+      if (start !== undefined) ranges.push([start, start + Math.min(a.bs, len - b * a.bs)]);
+    }
   }
-  return { ranges, adAt, form };
+  return { ranges, adAt, form, dataKind };
+}
+
+/** The partition maps of a Logical Volume Descriptor at `at` (3/10.7, UDF 2.2.8-2.2.10). */
+function lvdMaps(img: Buffer, at: number): { at: number; type: number; kind: 'phys' | 'meta' }[] {
+  const out: { at: number; type: number; kind: 'phys' | 'meta' }[] = [];
+  const count = Math.min(img.readUInt32LE(at + 268), 8);
+  const end = Math.min(img.length, at + 440 + img.readUInt32LE(at + 264));
+  for (let i = 0, p = at + 440; i < count && p + 2 <= end; i++) {
+    const type = img[p]!;
+    const len = img[p + 1]!;
+    if (len < 2 || p + len > end) break;
+    const id = len >= 64 ? img.toString('latin1', p + 5, p + 28).replace(/\0+$/, '') : '';
+    out.push({ at: p, type, kind: type === 2 && id === '*UDF Metadata Partition' ? 'meta' : 'phys' });
+    p += len;
+  }
+  return out;
 }
 
 function mapUdf(img: Buffer, targets: Target[]): UdfMap | undefined {
@@ -202,10 +257,21 @@ function mapUdf(img: Buffer, targets: Target[]): UdfMap | undefined {
   for (let at = 0; at + 16 <= img.length; at += 4) if (isUdfTag(img, at)) found.push(at);
   let partStart = 0;
   let rootLbn: number | undefined;
+  const refs: ('phys' | 'meta')[] = [];
   for (const at of found) {
     const id = img.readUInt16LE(at);
     if (id === 5) partStart = img.readUInt32LE(at + 188);
     if (id === 256) rootLbn = img.readUInt32LE(at + 404);
+    if (id === 6 && refs.length === 0 && at + 440 <= img.length) {
+      for (const m of lvdMaps(img, at)) refs.push(m.kind);
+    }
+  }
+  const addr: UdfAddressing = { bs, partStart, refs, meta: undefined };
+  // The metadata file (file type 250): short_ads into the physical partition.
+  const mf = found.find((at) => (img.readUInt16LE(at) === 261 || img.readUInt16LE(at) === 266) && img[at + 27] === 250);
+  if (mf !== undefined && refs.includes('meta')) {
+    const { ranges } = feRanges(img, mf, { ...addr, refs: refs.map(() => 'phys') });
+    addr.meta = ranges.map(([a, b]) => ({ offset: a, length: b - a }));
   }
   const dirs: UdfMap['dirs'] = [];
   const fids: Target[] = [];
@@ -248,12 +314,27 @@ function mapUdf(img: Buffer, targets: Target[]): UdfMap | undefined {
           { at: at + 256, width: 2, name: 'fsdPartition' },
           u32(at + 264, 'mapTableLength'),
           u32(at + 268, 'numberOfPartitionMaps', [0, 1, 2, 64, 65]),
-          { at: at + 440, width: 1, name: 'map0Type', values: [0, 1, 2, 3] },
-          { at: at + 441, width: 1, name: 'map0Length', values: [0, 1, 2, 6, 64, 255] },
-          { at: at + 444, width: 2, name: 'map0PartitionNumber' },
           u32(at + 432, 'integrityLength'),
           u32(at + 436, 'integrityLocation'),
         );
+        for (const [i, m] of lvdMaps(img, at).entries()) {
+          t.fields.push(
+            { at: m.at, width: 1, name: `map${i}.type`, values: [0, 1, 2, 3] },
+            { at: m.at + 1, width: 1, name: `map${i}.length`, values: [0, 1, 2, 6, 64, 255] },
+          );
+          if (m.kind === 'meta') {
+            t.fields.push(
+              { at: m.at + 38, width: 2, name: `map${i}.partitionNumber` },
+              u32(m.at + 40, `map${i}.metadataFileLocation`),
+              u32(m.at + 44, `map${i}.metadataMirrorFileLocation`),
+              u32(m.at + 48, `map${i}.metadataBitmapFileLocation`),
+              u32(m.at + 52, `map${i}.allocationUnitSize`),
+              { at: m.at + 58, width: 1, name: `map${i}.flags`, values: [0, 1] },
+            );
+          } else {
+            t.fields.push({ at: m.at + (m.type === 1 ? 4 : 38), width: 2, name: `map${i}.partitionNumber`, values: [0, 1, 2, 0xffff] });
+          }
+        }
         break;
       case 256:
         t.kind = 'udf-fsd';
@@ -277,7 +358,7 @@ function mapUdf(img: Buffer, targets: Target[]): UdfMap | undefined {
           u32(eaAt + 4, 'lengthOfAllocationDescriptors'),
         );
         if (ext) t.fields.push({ at: at + 64, width: 8, name: 'objectSize' });
-        const { ranges, adAt, form } = feRanges(img, at, bs, partStart);
+        const { ranges, adAt, form, dataKind } = feRanges(img, at, addr);
         if (adAt + 16 <= at + bs && form !== 3) {
           t.fields.push(u32(adAt, 'ad0Length'), u32(adAt + (form === 2 ? 12 : 4), 'ad0Location'));
           if (form === 1) t.fields.push({ at: adAt + 8, width: 2, name: 'ad0Partition' });
@@ -286,6 +367,7 @@ function mapUdf(img: Buffer, targets: Target[]): UdfMap | undefined {
         t.meta['fileType'] = img[at + 27]!;
         t.meta['form'] = form;
         t.meta['adAt'] = adAt;
+        t.meta['dataMeta'] = dataKind === 'meta' ? 1 : 0;
         if (img[at + 27] === 4) dirs.push({ lbn: img.readUInt32LE(at + 12), at, ranges });
         break;
       }
@@ -317,7 +399,7 @@ function mapUdf(img: Buffer, targets: Target[]): UdfMap | undefined {
     const parent = fids.find((g) => g.meta['characteristics']! & 8 && dir.ranges.some(([s, e]) => g.at >= s && g.at < e));
     if (parent) f.meta['parentLbn'] = img.readUInt32LE(parent.at + 24);
   }
-  return { bs, partStart, rootLbn, dirs };
+  return { bs, partStart, addr, rootLbn, dirs };
 }
 
 const ISO_SECTOR = 2048;
@@ -736,8 +818,8 @@ const udfLoop: Mutator = (c) => {
     const twoHop = rng.chance(0.5);
     const blocks = twoHop ? [lbn, lbn + 1] : [lbn];
     for (const [i, b] of blocks.entries()) {
-      const at = (u.partStart + b) * u.bs;
-      if (at + u.bs > img.length) return undefined;
+      const at = lbnOffset(u.addr, fe.meta['dataMeta'] ? 'meta' : 'phys', b);
+      if (at === undefined || at + u.bs > img.length) return undefined;
       const next = blocks[(i + 1) % blocks.length]!;
       const adSize = form === 0 ? 8 : 16;
       img.fill(0, at, at + u.bs);
