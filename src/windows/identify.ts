@@ -144,10 +144,12 @@ async function readInstallImage(media: Media, warnings: string[]): Promise<{ pat
         const siblings = (await media.list('/sources')).filter((e) => /^install\d+\.swm$/i.test(e.name));
         const sources = [await media.fileSource(path), ...(await Promise.all(siblings.map((s) => media.fileSource(s.path))))];
         const set = await readSplitSet(sources);
+        for (const w of set.info.warnings) warnings.push(`${path}: ${w}`);
         const size = st.size + siblings.reduce((a, s) => a + s.size, 0);
         return { path, info: set.info, format, parts: set.totalParts, size };
       }
       const info = await readWimInfo(await media.fileSource(path));
+      for (const w of info.warnings) warnings.push(`${path}: ${w}`);
       return { path, info, format: info.header.kind === 'esd' ? 'esd' : format, parts: 1, size: st.size };
     } catch (e) {
       if (!(e instanceof MediaError)) throw e;

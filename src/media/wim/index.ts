@@ -124,7 +124,7 @@ export async function readWimInfo(source: ByteSource, opts: ReadWimOptions = {})
     totalBytes: xml.totalBytes,
     encrypted: xml.encrypted,
     extra: xml.extra,
-    warnings: [...header.warnings],
+    warnings: [...header.warnings, ...xml.warnings],
     ...(opts.keepXml ? { xmlRaw: xml.xml } : {}),
   };
 }

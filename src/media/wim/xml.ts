@@ -77,6 +77,8 @@ export interface WimXmlInfo {
   readonly extra: Record<string, string>;
   /** The decoded document. */
   readonly xml: string;
+  /** Fields that could not be read (a malformed number) and were left undefined. */
+  readonly warnings: string[];
 }
 
 export interface ParseWimXmlOptions {
@@ -214,21 +216,28 @@ export function parseWimXmlText(xml: string, opts: ParseWimXmlOptions = {}): Wim
 
   if (root.name !== 'WIM') bad(root, root.name, 'the root element must be <WIM>');
 
+  // A bad number in one field (a third-party tool's typo) must not hide the rest of the image
+  // list: the field reads as undefined and the problem is reported as a warning.
+  const warnings: string[] = [];
+  const soft = (n: XNode, path: string, msg: string): undefined => {
+    warnings.push(`WIM XML: ${path}: ${msg} (line ${n.line}, column ${n.column}); ignored`);
+    return undefined;
+  };
   const num = (n: XNode, path: string): number | undefined => {
     const s = n.text.trim();
     if (s === '') return undefined;
     let v: number;
     if (/^[0-9]+$/.test(s)) v = Number(s);
     else if (/^0[xX][0-9a-fA-F]+$/.test(s)) v = Number(BigInt(s));
-    else return bad(n, path, `not a number: ${JSON.stringify(s.slice(0, 40))}`);
-    if (!Number.isSafeInteger(v)) bad(n, path, `number ${s} is too large`);
+    else return soft(n, path, `not a number: ${JSON.stringify(s.slice(0, 40))}`);
+    if (!Number.isSafeInteger(v)) return soft(n, path, `number ${s} is too large`);
     return v;
   };
-  const hex32 = (n: XNode, path: string): number => {
+  const hex32 = (n: XNode, path: string): number | undefined => {
     const s = n.text.trim();
-    if (!/^(0[xX])?[0-9a-fA-F]+$/.test(s)) bad(n, path, `not a hexadecimal number: ${JSON.stringify(s.slice(0, 40))}`);
+    if (!/^(0[xX])?[0-9a-fA-F]+$/.test(s)) return soft(n, path, `not a hexadecimal number: ${JSON.stringify(s.slice(0, 40))}`);
     const v = BigInt(s.startsWith('0x') || s.startsWith('0X') ? s : `0x${s}`);
-    if (v > 0xffffffffn) bad(n, path, `${s} does not fit in 32 bits`);
+    if (v > 0xffffffffn) return soft(n, path, `${s} does not fit in 32 bits`);
     return Number(v);
   };
 
@@ -266,9 +275,9 @@ export function parseWimXmlText(xml: string, opts: ParseWimXmlOptions = {}): Wim
     if (n.text.trim() !== '') put(sc, path, n.text);
     visit(n, path, sc, () => false);
   };
-  const time = (n: XNode, path: string, sc: Scope): Date => {
-    let high = 0;
-    let low = 0;
+  const time = (n: XNode, path: string, sc: Scope): Date | undefined => {
+    let high: number | undefined = 0;
+    let low: number | undefined = 0;
     visit(n, path, sc, (c, cpath, first) => {
       if (!first) return false;
       if (c.name === 'HIGHPART') high = hex32(c, full(sc, cpath));
@@ -276,7 +285,7 @@ export function parseWimXmlText(xml: string, opts: ParseWimXmlOptions = {}): Wim
       else return false;
       return true;
     });
-    return filetimeToDate(high, low);
+    return high === undefined || low === undefined ? undefined : filetimeToDate(high, low);
   };
 
   const WINDOWS_STRINGS: Record<string, string> = {
@@ -354,7 +363,7 @@ export function parseWimXmlText(xml: string, opts: ParseWimXmlOptions = {}): Wim
     for (const [a, v] of Object.entries(n.attrs)) if (a !== 'INDEX') put(sc, `@${a}`, v);
     const s: Record<string, string> = {};
     const nums: Record<string, number | undefined> = {};
-    const times: Record<string, Date> = {};
+    const times: Record<string, Date | undefined> = {};
     let windows: WimWindowsInfo | undefined;
     visit(n, '', sc, (c, cpath, first) => {
       if (!first) return false;
@@ -418,5 +427,5 @@ export function parseWimXmlText(xml: string, opts: ParseWimXmlOptions = {}): Wim
       bad(n, 'IMAGE', `image indexes are not 1..${images.length}: INDEX="${images[i]!.index}" where ${i + 1} was expected`);
     }
   }
-  return { totalBytes, images, encrypted, extra, xml };
+  return { totalBytes, images, encrypted, extra, xml, warnings };
 }
