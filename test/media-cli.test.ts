@@ -290,6 +290,22 @@ describe('media boot', () => {
   });
 });
 
+describe('progress on a terminal', () => {
+  it('extract and verify draw a progress line with bytes/s and ETA on a TTY, and nothing when piped', async () => {
+    const m = media['7-x64']!;
+    const dest = join(work.dir, 'extract-tty');
+    // script(1) gives the command a pseudo-terminal, as an administrator's shell would.
+    const cmd = `${process.execPath} bin/overnight.js media extract ${m.iso} ${dest} && ${process.execPath} bin/overnight.js media verify ${m.iso} --hash`;
+    const { stdout } = await promisify(execFile)('script', ['-qec', cmd, '/dev/null']);
+    assert.match(stdout, /\r\x1b\[2Kextract [█░]+\s+\d+%\s+[\d.]+ \w+\/[\d.]+ \w+\s+[\d.]+ \w+\/s\s+ETA \d+:\d\d/);
+    assert.match(stdout, /\r\x1b\[2Kverify [█░]+\s+100%/);
+    assert.doesNotMatch(stdout, /…/, 'the line fits an 80-column terminal');
+    assert.match(stdout, /files \([\d.]+ \w+\) written to/);
+    const piped = await promisify(execFile)(process.execPath, ['bin/overnight.js', 'media', 'verify', m.iso, '--hash']);
+    assert.doesNotMatch(piped.stderr, /ETA/);
+  });
+});
+
 describe('the overnight binary', () => {
   it('runs through bin/overnight.js with the pinned Node', async () => {
     const { stdout } = await promisify(execFile)(process.execPath, ['bin/overnight.js', 'media', 'info', media['7-x86']!.iso]);

@@ -24,12 +24,14 @@ export class ProgressBar {
     const rate = secs > 0 ? done / secs : 0;
     const eta = rate > 0 ? (total - done) / rate : NaN;
     const frac = total > 0 ? Math.min(1, done / total) : 1;
-    const cols = this.#stream.columns ?? 80;
+    // A pseudo-terminal without a size reports 0 columns.
+    const cols = this.#stream.columns || 80;
     const width = Math.max(10, Math.min(30, cols - 60));
     const fill = Math.round(frac * width);
     const bar = '█'.repeat(fill) + '░'.repeat(width - fill);
     let line = `${this.#label} ${bar} ${(frac * 100).toFixed(0).padStart(3)}%  ${bytes(done)}/${bytes(total)}  ${bytes(rate)}/s  ETA ${duration(eta)}`;
-    if (note) line += `  ${note}`;
+    // The note (file counts) is the first thing dropped on a narrow terminal.
+    if (note && [...line].length + 2 + [...note].length <= cols - 1) line += `  ${note}`;
     if ([...line].length > cols - 1) line = [...line].slice(0, cols - 2).join('') + '…';
     this.#stream.write(`\r\x1b[2K${line}`);
   }
