@@ -1,12 +1,12 @@
 // Windows identification beyond the plain install.wim: split and ESD install images, the release
 // table, and media that are not Windows at all (the real ipxe.iso from Debian's ipxe package).
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openMedia } from '../src/media/open.ts';
 import { familyOf, identifyWindows, parseIni } from '../src/windows/identify.ts';
-import { buildWindowsIso, type WindowsMedia } from './helpers/media.ts';
+import { buildWindowsIso, makeWim, type WindowsMedia } from './helpers/media.ts';
 import { run, tempDir } from './helpers/tools.ts';
 
 async function identify(iso: string) {
@@ -36,6 +36,38 @@ describe('release table', () => {
     assert.equal(ini.get('channel')?.lines[0], 'Volume');
     assert.equal(parseIni('[PID]\nValue=XXXXX-XXXXX-XXXXX-XXXXX-ABCDE\n').get('pid')?.get('value'), 'XXXXX-XXXXX-XXXXX-XXXXX-ABCDE');
   });
+});
+
+describe('every family, from install.wim versions written by wimlib', () => {
+  const cases = [
+    { v: { major: 6, minor: 0, build: 6002, spBuild: 18005, spLevel: 2 }, type: 'Client', ed: 'Business', arch: 0, release: 'Windows Vista SP2', family: 'Vista' },
+    { v: { major: 6, minor: 1, build: 7600, spBuild: 16385, spLevel: 0 }, type: 'Client', ed: 'Professional', arch: 0, release: 'Windows 7', family: '7' },
+    { v: { major: 6, minor: 2, build: 9200, spBuild: 16384, spLevel: 0 }, type: 'Client', ed: 'Professional', arch: 9, release: 'Windows 8', family: '8' },
+    { v: { major: 6, minor: 3, build: 9600, spBuild: 17031, spLevel: 0 }, type: 'Client', ed: 'Professional', arch: 9, release: 'Windows 8.1', family: '8.1' },
+    { v: { major: 10, minor: 0, build: 22631, spBuild: 2428, spLevel: 0 }, type: 'Client', ed: 'Professional', arch: 12, release: 'Windows 11', family: '11' },
+    { v: { major: 6, minor: 1, build: 7601, spBuild: 17514, spLevel: 1 }, type: 'Server', ed: 'ServerStandard', arch: 9, release: 'Windows Server 2008 R2 SP1', family: 'Server' },
+    { v: { major: 10, minor: 0, build: 17763, spBuild: 1, spLevel: 0 }, type: 'Server Core', ed: 'ServerDatacenterCor', arch: 9, release: 'Windows Server 2019', family: 'Server' },
+  ];
+  for (const c of cases) {
+    it(`${c.release}`, async () => {
+      const work = await tempDir();
+      try {
+        const tree = join(work.dir, 'tree');
+        await mkdir(join(tree, 'sources'), { recursive: true });
+        await makeWim(join(tree, 'sources', 'install.wim'), work.dir, [{ name: c.release, editionId: c.ed, flags: c.ed }], { arch: c.arch, version: c.v, installationType: c.type });
+        const iso = join(work.dir, 'x.iso');
+        await run('genisoimage', ['-quiet', '-udf', '-o', iso, tree]);
+        const r = await identify(iso);
+        assert.equal(r.release, c.release);
+        assert.equal(r.family, c.family);
+        assert.equal(r.build, c.v.build);
+        assert.equal(r.architecture, c.arch === 0 ? 'x86' : c.arch === 9 ? 'amd64' : 'arm64');
+        assert.equal(r.editions[0]!.editionId, c.ed);
+      } finally {
+        await work.cleanup();
+      }
+    });
+  }
 });
 
 describe('install images in other forms', () => {
