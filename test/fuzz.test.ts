@@ -10,6 +10,8 @@
 //
 // Each seed image's cases run in a worker thread: the test stops a case that overruns its time
 // budget even inside synchronous code, and the worker caps single allocations (test/helpers/fuzz.ts).
+// Image cases are also written to a file, opened from it and extracted (in the suite's temporary
+// folder): file reads and extraction take paths that an in-memory image does not.
 import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -74,6 +76,9 @@ function casesFor(seed: Seed): number[] {
   return out;
 }
 
+/** Where workers write image files and extract them (inside the suite's temporary folder). */
+let scratchDir = '';
+
 function reproduce(seed: string, index: number): string {
   return `FUZZ_SEED=${GLOBAL_SEED} FUZZ_ONLY=${seed}:${index} ./node_modules/.bin/node --test test/fuzz.test.ts`;
 }
@@ -106,6 +111,7 @@ async function runSeed(seed: Seed, cases: number[], retryTimeouts = true): Promi
       globalSeed: GLOBAL_SEED,
       cases: remaining,
       maxAlloc: MEMORY_BOUND,
+      ...(seed.kind === 'image' ? { scratchDir } : {}),
     };
     const stopped = await new Promise<{ index: number | undefined; reason: string; timeout?: boolean } | undefined>((resolve) => {
       const w = new Worker(new URL('./helpers/fuzz.ts', import.meta.url), {
@@ -221,6 +227,7 @@ describe(`media readers under fuzzing (seed ${GLOBAL_SEED}, ${TOTAL_CASES} cases
 
   before(async () => {
     work = await tempDir('overnight-fuzz-');
+    scratchDir = join(work.dir, 'scratch');
     const seed = (name: string): Seed => SEEDS.find((s) => s.name === name)!;
     const win7 = await buildWindowsIso(join(work.dir, 'w64'), '7-x64', 'udf-only');
     seed('win7-x64-udf-only').path = win7.iso;

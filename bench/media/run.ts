@@ -4,8 +4,8 @@
 // (so drift and neighbours' load hit all of them alike); medians are compared against the targets.
 //
 //   npm run bench -- [--size-gib 2] [--runs 5] [--cache warm|cold] [--memory touch|settle|none]
-//                    [--settle 5] [--nice 0] [--rss-sizes 0.5,1,2] [--rss-runs 3] [--work DIR]
-//                    [--keep] [--out FILE]
+//                    [--settle 5] [--nice 0] [--inode-cache drop|keep] [--rss-sizes 0.5,1,2]
+//                    [--rss-runs 3] [--work DIR] [--keep] [--out FILE]
 //
 // --cache warm     the image stays in the page cache (each tool runs once untimed first);
 //         cold     `sync; echo 3 > /proc/sys/vm/drop_caches` before every timed run (root only).
@@ -21,6 +21,15 @@
 //                  free memory back gradually, over minutes);
 //          none    neither (the state then depends on the order of the tools).
 // --nice N         run every measured tool under `nice -n N` (negative needs root): the same for all.
+// --inode-cache    before each extraction, after the previous output was deleted (the tools that write):
+//          drop    `echo 1 > /proc/sys/vm/drop_caches` (root only; default when root), then the
+//                  image is read back into the page cache under --cache warm. On ext4 without a
+//                  journal (this VM's root file system), every new inode is checked against the
+//                  inodes deleted in the last 30 s whose table blocks are still cached
+//                  (recently_deleted()): right after the previous run's 1,044 files were deleted,
+//                  each file created costs up to 1 ms. A loop artifact that cp (one file) escapes
+//                  and an administrator extracting into a new share folder never meets.
+//          keep    neither (default when not root).
 // --rss-sizes      fixture sizes (GiB) whose peak RSS is compared, to show memory stays flat;
 //                  `none` skips them. --rss-runs: rounds at each extra size.
 // --work DIR       where fixtures and outputs go (default: a new temporary folder); removed at the
@@ -28,7 +37,7 @@
 // --out FILE       the JSON results (default: bench/media/out/media-<date>.json).
 //
 // Options may also come from the environment: BENCH_SIZE_GIB, BENCH_RUNS, BENCH_CACHE,
-// BENCH_MEMORY, BENCH_SETTLE, BENCH_NICE, BENCH_RSS_SIZES, BENCH_RSS_RUNS, BENCH_WORK,
+// BENCH_MEMORY, BENCH_SETTLE, BENCH_NICE, BENCH_INODE_CACHE, BENCH_RSS_SIZES, BENCH_RSS_RUNS, BENCH_WORK,
 // BENCH_KEEP=1, BENCH_OUT.
 // Exit status: 0 when every target is met, 1 when one is not, 2 on an error. See BENCHMARKS.md.
 import { spawn } from 'node:child_process';
@@ -60,6 +69,7 @@ const { values: argv } = parseArgs({
     settle: { type: 'string' },
     memory: { type: 'string' },
     nice: { type: 'string' },
+    'inode-cache': { type: 'string' },
     'rss-sizes': { type: 'string' },
     'rss-runs': { type: 'string' },
     work: { type: 'string' },
@@ -83,6 +93,7 @@ const opt = {
   memory: (argv.memory ?? env['BENCH_MEMORY'] ?? 'touch') as 'settle' | 'touch' | 'none',
   settle: Number(argv.settle ?? env['BENCH_SETTLE'] ?? 5),
   nice: Number(argv.nice ?? env['BENCH_NICE'] ?? 0),
+  inodeCache: (argv['inode-cache'] ?? env['BENCH_INODE_CACHE'] ?? (process.getuid?.() === 0 ? 'drop' : 'keep')) as 'drop' | 'keep',
   rssSizes: String(argv['rss-sizes'] ?? env['BENCH_RSS_SIZES'] ?? '0.5,1,2')
     .split(',')
     .filter((s) => s.trim() !== '' && s.trim() !== 'none')
@@ -92,7 +103,7 @@ const opt = {
   keep: !!argv.keep || env['BENCH_KEEP'] === '1',
   out: argv.out ?? env['BENCH_OUT'],
 };
-if (!(opt.sizeGiB > 0) || !Number.isInteger(opt.runs) || opt.runs < 1 || !['warm', 'cold'].includes(opt.cache) || !(opt.settle >= 0) || !['settle', 'touch', 'none'].includes(opt.memory) || !Number.isInteger(opt.nice) || opt.rssSizes.some((s) => !(s > 0)) || !(opt.rssRuns >= 1)) {
+if (!(opt.sizeGiB > 0) || !Number.isInteger(opt.runs) || opt.runs < 1 || !['warm', 'cold'].includes(opt.cache) || !(opt.settle >= 0) || !['settle', 'touch', 'none'].includes(opt.memory) || !Number.isInteger(opt.nice) || !['drop', 'keep'].includes(opt.inodeCache) || opt.rssSizes.some((s) => !(s > 0)) || !(opt.rssRuns >= 1)) {
   process.stderr.write(`bad options: ${JSON.stringify(opt)}\n`);
   process.exit(2);
 }
@@ -327,6 +338,10 @@ async function measure(tool: Tool, fx: Fixture, ex: Expect): Promise<Sample> {
   if (writer) await mkdir(out);
   if (opt.cache === 'cold') await dropCaches();
   else await sh('sync', []);
+  if (writer && opt.inodeCache === 'drop' && opt.cache === 'warm') {
+    await writeFile('/proc/sys/vm/drop_caches', '1\n');
+    await sh('dd', [`if=${fx.iso}`, 'of=/dev/null', 'bs=16M', 'status=none']);
+  }
   if (writer && opt.memory === 'settle' && opt.settle > 0) await new Promise((r) => setTimeout(r, opt.settle * 1000));
   if (writer && opt.memory === 'touch') await sh(node, [TOUCH_MEMORY, String(Math.max(1, Math.ceil(1.5 * fx.isoBytes / 2 ** 30)))]);
   const cachedBefore = await cachedBytes(fx.iso);
@@ -531,7 +546,7 @@ async function rounds(tools: readonly Tool[], fx: Fixture, ex: Expect, runs: num
 
 async function main(): Promise<number> {
   work = await prepareWork();
-  log(`work dir ${work}; ${opt.runs} rounds at ${opt.sizeGiB} GiB; cache policy: ${opt.cache}; memory: ${opt.memory}${opt.memory === 'settle' ? ` ${opt.settle} s` : ''}; nice ${opt.nice}`);
+  log(`work dir ${work}; ${opt.runs} rounds at ${opt.sizeGiB} GiB; cache policy: ${opt.cache}; memory: ${opt.memory}${opt.memory === 'settle' ? ` ${opt.settle} s` : ''}; nice ${opt.nice}; inode cache: ${opt.inodeCache}`);
   if (opt.cache === 'cold') {
     try {
       await dropCaches();
@@ -596,7 +611,7 @@ async function main(): Promise<number> {
     rows.push([r.label, f1(r.medianSeconds, 3), f1(r.mibPerSecond), f1(r.medianInnerSeconds, 3), f1(r.innerMibPerSecond), f1(r.medianDurableSeconds, 3), f1(r.medianCpuSeconds, 2), f1(r.medianPeakRssMiB), `${Math.min(...ss).toFixed(2)}–${Math.max(...ss).toFixed(2)}`]);
   }
   const out: string[] = [];
-  out.push(`\nMedia benchmark, ${mach.date}: ${(fx.isoBytes / MiB).toFixed(0)} MiB ISO (${ex.files} files, ${(ex.bytes / MiB).toFixed(0)} MiB of file data), ${opt.runs} rounds, ${opt.cache} cache, memory ${opt.memory}${opt.memory === 'settle' ? ` ${opt.settle} s` : ''}, nice ${opt.nice}`);
+  out.push(`\nMedia benchmark, ${mach.date}: ${(fx.isoBytes / MiB).toFixed(0)} MiB ISO (${ex.files} files, ${(ex.bytes / MiB).toFixed(0)} MiB of file data), ${opt.runs} rounds, ${opt.cache} cache, memory ${opt.memory}${opt.memory === 'settle' ? ` ${opt.settle} s` : ''}, nice ${opt.nice}, inode cache ${opt.inodeCache}`);
   out.push(`${mach.nproc} CPUs (${mach.cpu}), ${mach.ramGiB} GiB RAM, ${mach.kernel}, node ${mach.tools.node}\n`);
   out.push(table(rows, [1, 2, 3, 4, 5, 6, 7]));
   const loads = [...main.values()].flatMap((r) => r.samples.map((s) => s.loadavg1));

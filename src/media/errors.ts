@@ -13,7 +13,8 @@ export type MediaErrorCode =
   | 'E_LOOP' // a directory or allocation chain refers back to itself
   | 'E_LIMIT' // a count or length beyond what any real medium has
   | 'E_NO_FS' // no file system this reader recognises
-  | 'E_UNSAFE_NAME'; // a name that must not be written to the host (.., device names, ...)
+  | 'E_UNSAFE_NAME' // a name that must not be written to the host (.., device names, ...)
+  | 'E_NO_SPACE'; // the destination has too little free space for what is to be written
 
 export class MediaError extends Error {
   readonly code: MediaErrorCode;

@@ -14,11 +14,13 @@
 // - A worker-thread entry point: each seed image's cases run in a worker so that the test can
 //   stop a case that hangs, even in synchronous code (worker.terminate()), and so that a runaway
 //   allocation cannot take the test process down.
-import { readFile } from 'node:fs/promises';
-import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isMainThread, parentPort, threadId, workerData } from 'node:worker_threads';
 import { readBootCatalog, readBootImage } from '../../src/media/eltorito.ts';
 import { MediaError } from '../../src/media/errors.ts';
-import { type Media, openMediaSource } from '../../src/media/open.ts';
+import { extract } from '../../src/media/extract.ts';
+import { type Media, openMedia, openMediaSource } from '../../src/media/open.ts';
 import { BufferSource, MAX_SINGLE_READ } from '../../src/media/source.ts';
 import type { FsKind } from '../../src/media/types.ts';
 import { crcItuT, tagChecksum } from '../../src/media/udf/tag.ts';
@@ -1378,8 +1380,16 @@ async function exerciseMedia(t: Tally, media: Media, view: string): Promise<void
   await t.op(`${view}: identifyWindows`, () => identifyWindows(media));
 }
 
-/** Every public operation on an install image, each outcome tallied. */
-export async function exerciseImage(img: Buffer): Promise<Tally> {
+/** Largest sum of file sizes a case extracts: a damaged image may claim far more than it holds. */
+const MAX_EXTRACT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Every public operation on an install image, each outcome tallied. With `scratch` (a folder of
+ * this worker's), the image is also written to a file and opened from there, which reads through
+ * FileSource's windows, and extracted, which copies with copy_file_range and the synchronous
+ * small-file track: the paths that only a real image file takes.
+ */
+export async function exerciseImage(img: Buffer, scratch?: string): Promise<Tally> {
   const t = new Tally();
   const src = new BufferSource(img, 'fuzz.iso');
   for (const view of VIEWS) {
@@ -1393,7 +1403,28 @@ export async function exerciseImage(img: Buffer): Promise<Tally> {
     t.bytesLeft -= e.imageSize;
     await t.op('readBootImage', () => readBootImage(src, e));
   }
+  if (scratch) await exerciseFile(t, img, scratch);
   return t;
+}
+
+async function exerciseFile(t: Tally, img: Buffer, scratch: string): Promise<void> {
+  const file = join(scratch, 'fuzz.iso');
+  const dest = join(scratch, 'out');
+  await rm(dest, { recursive: true, force: true });
+  await writeFile(file, img);
+  const media = await t.op('file: open', () => openMedia(file));
+  if (!media) return;
+  try {
+    const total = await t.op('file: walk', async () => {
+      let bytes = 0;
+      for await (const e of media.walk()) if (e.type === 'file') bytes += e.size;
+      return bytes;
+    });
+    if (total !== undefined && total <= MAX_EXTRACT_BYTES) await t.op('file: extract', () => extract(media, dest));
+  } finally {
+    await media.close();
+    await rm(dest, { recursive: true, force: true });
+  }
 }
 
 /** The WIM metadata reader on a stand-alone WIM/ESD. */
@@ -1420,6 +1451,8 @@ export interface WorkerJob {
   cases: number[];
   /** Largest single Buffer allocation tolerated (bytes). */
   maxAlloc: number;
+  /** A folder for image files and extractions; each worker works in a subfolder of its own. */
+  scratchDir?: string;
 }
 
 export type WorkerMessage =
@@ -1462,6 +1495,8 @@ async function runWorker(job: WorkerJob): Promise<void> {
   for (const t of map.targets) targetKinds[t.kind] = (targetKinds[t.kind] ?? 0) + 1;
   port.postMessage({ t: 'ready', targets: map.targets.length, targetKinds } satisfies WorkerMessage);
   const alloc = guardAllocations(job.maxAlloc);
+  const scratch = job.scratchDir ? join(job.scratchDir, `worker-${threadId}`) : undefined;
+  if (scratch) await mkdir(scratch, { recursive: true });
   for (const index of job.cases) {
     port.postMessage({ t: 'start', index } satisfies WorkerMessage);
     const t0 = performance.now();
@@ -1477,7 +1512,7 @@ async function runWorker(job: WorkerJob): Promise<void> {
       port.postMessage({ t: 'done', result, heapUsed: 0, arrayBuffers: 0, peakAlloc: 0 } satisfies WorkerMessage);
       continue;
     }
-    const tally = job.kind === 'wim' ? await exerciseWim(m.img) : await exerciseImage(m.img);
+    const tally = job.kind === 'wim' ? await exerciseWim(m.img) : await exerciseImage(m.img, scratch);
     const mu = process.memoryUsage();
     const result: CaseResult = {
       index,
