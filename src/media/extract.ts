@@ -209,19 +209,7 @@ export async function extract(media: VolumeFS, dest: string, opts: ExtractOption
     }
     return fresh;
   };
-  // Folders first, with synchronous calls in slices (see SLICE_MS): a few hundred of them.
-  const dirs: { path: string; mtime: Date | undefined }[] = [];
-  let slice = performance.now();
-  for (const { e, parts } of plan) {
-    if (e.type !== 'directory') continue;
-    ensureDirs(parts);
-    dirs.push({ path: join(dest, ...parts), mtime: e.mtime });
-    result.directories++;
-    if (performance.now() - slice >= SLICE_MS) {
-      await nextTurn();
-      slice = performance.now();
-    }
-  }
+  const dirs = plan.filter((x) => x.e.type === 'directory');
   const source = (media as VolumeFS).source;
 
   // Stops both tracks below: on the caller's signal, or when a file fails.
@@ -317,6 +305,20 @@ export async function extract(media: VolumeFS, dest: string, opts: ExtractOption
     failure ??= { err };
     stop.abort(err);
   };
+  // The folders, with synchronous calls in slices (see SLICE_MS): a few hundred of them. Files
+  // make their own folders as they need them, so the large files do not wait for these.
+  const folders = async (): Promise<void> => {
+    let slice = performance.now();
+    for (const { parts } of dirs) {
+      if (signal.aborted) return;
+      ensureDirs(parts);
+      result.directories++;
+      if (performance.now() - slice >= SLICE_MS) {
+        await nextTurn();
+        slice = performance.now();
+      }
+    }
+  };
   const syncTrack = async (items: readonly { e: MediaEntry; parts: string[] }[]): Promise<void> => {
     const buf = Buffer.allocUnsafe(SMALL_MAX);
     for (let i = 0; i < items.length && !signal.aborted; i += SMALL_BATCH) {
@@ -355,7 +357,9 @@ export async function extract(media: VolumeFS, dest: string, opts: ExtractOption
     await Promise.all([
       // The large files first, so that their copies are under way before the first slice.
       track(large, [buffers]),
-      source.fd !== undefined ? syncTrack(small) : track(small, Array.from({ length: SMALL_FILES }, () => [Buffer.allocUnsafe(SMALL_MAX)])),
+      folders()
+        .then(() => (source.fd !== undefined ? syncTrack(small) : track(small, Array.from({ length: SMALL_FILES }, () => [Buffer.allocUnsafe(SMALL_MAX)]))))
+        .catch(fail),
     ]);
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
@@ -363,7 +367,7 @@ export async function extract(media: VolumeFS, dest: string, opts: ExtractOption
   if (failure) throw failure.err;
   signal.throwIfAborted();
   // Folder times last: writing their contents changed them.
-  for (const d of dirs.reverse()) if (d.mtime) await utimes(d.path, d.mtime, d.mtime);
+  for (const { e, parts } of dirs.reverse()) if (e.mtime) await utimes(join(dest, ...parts), e.mtime, e.mtime);
   return result;
 }
 

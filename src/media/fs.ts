@@ -120,6 +120,9 @@ export class VolumeFS implements MediaFS {
       if (seen.has(d.path)) continue;
       seen.add(d.path);
       const kids = await this.#children(d);
+      // Start listing the subfolders now: their reads overlap instead of waiting one by one.
+      // (A failure is cached only as long as the promise lives; the walk meets it in turn.)
+      for (const k of kids) if (k.type === 'directory' && !seen.has(k.path)) this.#children(k).catch(() => undefined);
       for (let i = kids.length - 1; i >= 0; i--) stack.push(kids[i]!);
     }
   }
