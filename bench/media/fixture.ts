@@ -98,6 +98,8 @@ export interface Fixture {
   sizeGiB: number;
   iso: string;
   isoBytes: number;
+  /** The folder the ISO was made from: what `cp -a` copies, the same files an extraction writes. */
+  tree: string;
   /** Bytes of file data in the tree (what an extraction writes). */
   treeBytes: number;
   files: number;
@@ -154,7 +156,7 @@ export async function buildFixture(work: string, sizeGiB: number, log: (s: strin
   const manifest = join(work, `${tag}.json`);
   if (existsSync(manifest) && existsSync(iso)) {
     const m = JSON.parse(await readFile(manifest, 'utf8')) as Fixture;
-    if (m.isoBytes === (await stat(iso)).size) {
+    if (m.isoBytes === (await stat(iso)).size && m.tree && existsSync(join(m.tree, 'sources/install.wim'))) {
       log(`fixture ${iso}: reused`);
       return m;
     }
@@ -174,12 +176,11 @@ export async function buildFixture(work: string, sizeGiB: number, log: (s: strin
   for (const top of TOP_HIDDEN) args.push('-hide', top);
   args.push('-o', iso, tree);
   await sh('genisoimage', args);
-  // The ISO is the fixture; its source tree is not needed any more (cp copies the ISO itself).
-  await rm(tree, { recursive: true, force: true });
   const fx: Fixture = {
     sizeGiB,
     iso,
     isoBytes: (await stat(iso)).size,
+    tree,
     treeBytes: small.bytes + wimBytes,
     files: small.files + 1,
     installWimBytes: wimBytes,
