@@ -1,6 +1,7 @@
 // The README's examples, run: every `$ npx overnight ...` line in README.md is executed against a
-// Windows 7 SP1 x64-like image, and its output must match the README's after numbers, dates and
-// hashes are blanked (the test image is rebuilt with random contents each time).
+// Windows 7 SP1 x64-like image (and a corpus answer file), and its output must match the README's
+// after numbers, dates and hashes are blanked (the test image is rebuilt with random contents each
+// time). A `# exit N` comment on the command line gives the exit code it must end with (default 0).
 import assert from 'node:assert/strict';
 import { copyFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { run, tempDir } from './helpers/tools.ts';
 interface Example {
   argv: string[];
   expected: string[];
+  exit: number;
 }
 
 function examples(readme: string): Example[] {
@@ -21,7 +23,7 @@ function examples(readme: string): Example[] {
     for (const line of block.split('\n')) {
       const cmd = /^\$ npx overnight (.*?)\s*(#.*)?$/.exec(line);
       if (cmd) {
-        cur = { argv: cmd[1]!.split(/\s+/), expected: [] };
+        cur = { argv: cmd[1]!.split(/\s+/), expected: [], exit: Number(/exit (\d+)/.exec(cmd[2] ?? '')?.[1] ?? 0) };
         out.push(cur);
       } else if (cur && line.trim() !== '') cur.expected.push(line);
     }
@@ -42,6 +44,7 @@ before(async () => {
   work = await tempDir();
   const m = await buildWindowsIso(work.dir, '7-x64', 'udf-only');
   await copyFile(m.iso, join(work.dir, 'Win7-SP1-x64.iso'));
+  await copyFile(new URL('../../shared/corpus/answer-files/cloudbase__windows-imaging-tools__UnattendTemplate.xml', import.meta.url), join(work.dir, 'cloudbase-UnattendTemplate.xml'));
 });
 after(() => work.cleanup());
 
@@ -57,7 +60,7 @@ it('every README example runs and prints what the README shows', async () => {
       const argv = ex.argv.map((a) => (/^[0-9a-f]{40}$/.test(a) ? sha1 : a));
       let out = '';
       const code = await main(argv, { out: (s) => (out += s + '\n'), err: (s) => (out += s + '\n') });
-      assert.equal(code, 0, `${ex.argv.join(' ')}\n${out}`);
+      assert.equal(code, ex.exit, `${ex.argv.join(' ')}\n${out}`);
       const got = out.trimEnd().split('\n').map(blank).filter(Boolean);
       assert.deepEqual(got, ex.expected.map(blank), `output of: overnight ${ex.argv.join(' ')}`);
     }

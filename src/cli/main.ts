@@ -1,6 +1,8 @@
 // Entry point of the `overnight` command line.
 import { Command, CommanderError } from 'commander';
+import { AnswerError } from '../answer/errors.ts';
 import { MediaError } from '../media/errors.ts';
+import { answerCommand } from './answer.ts';
 import { mediaCommand, type Io } from './media.ts';
 
 const VERSION = '0.1.0';
@@ -12,15 +14,16 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
     .showHelpAfterError();
-  const media = mediaCommand(io);
-  program.addCommand(media);
-  for (const c of media.commands) c.exitOverride();
+  for (const group of [mediaCommand(io), answerCommand(io)]) {
+    program.addCommand(group);
+    for (const c of group.commands) c.exitOverride();
+  }
   try {
     await program.parseAsync(argv, { from: 'user' });
     return io.exitCode ?? 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
-    if (e instanceof MediaError) {
+    if (e instanceof MediaError || e instanceof AnswerError) {
       io.err(`overnight: ${e.message} [${e.code}]`);
       return 2;
     }

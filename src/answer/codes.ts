@@ -1,0 +1,37 @@
+// The lint codes: stable identifiers, their default severity and a one-line title. The full
+// descriptions are in docs/answer-lint.md; a code is never reused for another meaning.
+import type { Severity } from './diagnostics.ts';
+
+export const CODES: Record<string, { severity: Severity; title: string }> = {
+  UA001: { severity: 'error', title: 'not in the unattend namespace' },
+  UA002: { severity: 'error', title: 'element that does not belong where it is' },
+  UA003: { severity: 'error', title: 'missing or unknown configuration pass' },
+  UA004: { severity: 'error', title: 'component attributes Setup does not accept' },
+  UA010: { severity: 'error', title: 'unknown component' },
+  UA011: { severity: 'error', title: 'unknown setting' },
+  UA012: { severity: 'error', title: 'component or setting in a pass where it does not apply' },
+  UA013: { severity: 'error', title: 'component or setting that the target release does not have' },
+  UA014: { severity: 'warning', title: 'deprecated in the target release' },
+  UA015: { severity: 'error', title: 'architecture that does not match the release or the media' },
+  UA016: { severity: 'error', title: 'component listed twice in a pass' },
+  UA017: { severity: 'error', title: 'setting repeated' },
+  UA018: { severity: 'error', title: 'value of the wrong type or out of range' },
+  UA019: { severity: 'warning', title: 'list item without wcm:action' },
+  UA020: { severity: 'error', title: 'encoded password that does not decode' },
+  UA021: { severity: 'info', title: 'password in plain text' },
+  UA022: { severity: 'error', title: 'time zone that is not a Windows time zone id of the release' },
+  UA023: { severity: 'error', title: 'invalid computer name' },
+  UA024: { severity: 'error', title: 'invalid user name' },
+  UA025: { severity: 'error', title: 'product key with a bad format' },
+  UA026: { severity: 'error', title: 'product key for another release or edition' },
+  UA027: { severity: 'error', title: 'command over 255 characters' },
+  UA028: { severity: 'error', title: 'image name or index not on the media' },
+  UA030: { severity: 'error', title: 'license terms not accepted' },
+  UA031: { severity: 'warning', title: 'nothing chooses the edition' },
+  UA032: { severity: 'warning', title: 'no disk configuration or target partition' },
+  UA033: { severity: 'warning', title: 'an OOBE screen is still shown' },
+  UA034: { severity: 'warning', title: 'Setup language not given' },
+  UA035: { severity: 'error', title: 'Setup language not on the media' },
+  UA036: { severity: 'error', title: 'list items with missing or repeated keys (Order, DiskID, PartitionID)' },
+  UA090: { severity: 'info', title: 'no target release given' },
+};
