@@ -229,6 +229,16 @@ describe('answer-file parser', () => {
 });
 
 describe('lint rules', () => {
+  it('repeated partition orders and ids, and ids beyond the partitions created', () => {
+    const r = compileProfile(baseProfile('7', 'amd64'), { firmware: 'bios', machine: { n: 1 } });
+    const xml = renderUnattend(r.doc)
+      .replace('<Order>2</Order>\n                            <Type>Primary</Type>', '<Order>1</Order>\n                            <Type>Primary</Type>')
+      .replace('<PartitionID>2</PartitionID>\n                            <Format>NTFS</Format>\n                            <Label>Windows</Label>', '<PartitionID>3</PartitionID>\n                            <Format>NTFS</Format>\n                            <Label>Windows</Label>');
+    const ds = lintDocument(parseUnattend(xml).doc, { release: '7', arch: 'amd64' });
+    assert.ok(ds.some((d) => d.code === 'UA036' && /Order 1/.test(d.message)), ds.map((d) => d.message).join('\n'));
+    assert.ok(ds.some((d) => d.code === 'UA036' && /partition 3, and the wiped disk gets only 2/.test(d.message)), ds.map((d) => d.message).join('\n'));
+  });
+
   it('computer names follow NetBIOS rules', () => {
     assert.equal(computerNameProblem('LAB-001'), undefined);
     assert.equal(computerNameProblem('*'), undefined);

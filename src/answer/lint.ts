@@ -222,7 +222,24 @@ function checkValues(doc: UnattendDocument, opts: LintOptions, say: (d: Diagnost
           }
         }
         if (n.name === 'MetaData' && parent?.name === 'InstallFrom') checkImage(n, here, opts, say);
+        if (n.name === 'Disk' && parent?.name === 'DiskConfiguration') checkPartitions(n, here, say);
       });
+    }
+  }
+}
+
+/** Partition ids: one ModifyPartition each, and none beyond the partitions a wiped disk gets. */
+function checkPartitions(disk: SettingNode, path: string, say: (d: Diagnostic) => void): void {
+  const created = findSetting(disk.children, ['CreatePartitions'])?.children?.filter((c) => c.name === 'CreatePartition').length ?? 0;
+  const wiped = findSetting(disk.children, ['WillWipeDisk'])?.value?.trim().toLowerCase() === 'true';
+  const seen = new Set<string>();
+  for (const m of findSetting(disk.children, ['ModifyPartitions'])?.children?.filter((c) => c.name === 'ModifyPartition') ?? []) {
+    const id = findSetting(m.children, ['PartitionID'])?.value?.trim();
+    if (id === undefined) continue;
+    if (seen.has(id)) say({ code: 'UA036', severity: 'error', message: `two ModifyPartition items change partition ${id}`, fix: 'one ModifyPartition per PartitionID', pos: m.pos, path });
+    seen.add(id);
+    if (wiped && created && Number(id) > created) {
+      say({ code: 'UA036', severity: 'error', message: `ModifyPartition changes partition ${id}, and the wiped disk gets only ${created}`, fix: `PartitionID 1 to ${created}`, pos: m.pos, path });
     }
   }
 }
