@@ -53,6 +53,27 @@ ${extra}`,
     'matrix.yaml',
   );
 
+/** Three profiles per release and architecture: the full one, a domain/KMS/recovery one, a minimal one. */
+function variants(release: Release, arch: 'x86' | 'amd64' | 'arm64'): [string, Profile][] {
+  const edition = release === '7' ? 'Windows 7 PROFESSIONAL' : release === 'vista' ? 'Windows Vista BUSINESS' : `Windows ${release} Pro`;
+  return [
+    ['full', baseProfile(release, arch)],
+    [
+      'domain',
+      parseProfile(`target: { release: '${release}', arch: ${arch}, edition: '${edition}' }
+disk: { recoverySize: 500, disk: 1 }
+productKey: kms
+computerName: 'PC-{n:4}'
+accounts: { administrator: { password: x }, plainTextPasswords: true, autologon: { user: Administrator } }
+join: { domain: corp.example.com, ou: 'OU=Lab,DC=corp,DC=example,DC=com', user: deploy, password: 'p&w' }
+oobe: { networkLocation: other, protectYourPC: 1 }
+settings: [ { pass: specialize, component: Microsoft-Windows-TerminalServices-LocalSessionManager, values: { fDenyTSConnections: false } } ]
+`),
+    ],
+    ['minimal', parseProfile(`target: { release: '${release}', arch: ${arch}, edition: 1 }\ndisk: { wipe: false }\n`)],
+  ];
+}
+
 describe('passwords', () => {
   it('encode as Setup does, and the corpus values decode to what their notes say', () => {
     assert.equal(encodePassword('admin', 'Password'), 'YQBkAG0AaQBuAFAAYQBzAHMAdwBvAHIAZAA=');
@@ -91,10 +112,10 @@ describe('profile → answer file', () => {
         for (const firmware of ['bios', 'uefi'] as const) {
           if (firmware === 'bios' && arch === 'arm64') continue;
           if (firmware === 'uefi' && arch === 'x86' && (release === 'vista' || release === '7')) continue;
-          const p = baseProfile(release, arch);
+          for (const [variant, p] of variants(release, arch)) {
           const r = compileProfile(p, { firmware, machine: { n: 7, name: 'LAB-007' } });
           const xml = renderUnattend(r.doc);
-          const file = join(work.dir, `${release}-${arch}-${firmware}.xml`);
+          const file = join(work.dir, `${release}-${arch}-${firmware}-${variant}.xml`);
           await writeFile(file, xml);
           await pexec('xmllint', ['--noout', file]);
           const parsed = parseUnattend(xml, file);
@@ -105,10 +126,11 @@ describe('profile → answer file', () => {
           // Deterministic: the same inputs give the same bytes.
           assert.equal(renderUnattend(compileProfile(p, { firmware, machine: { n: 7, name: 'LAB-007' } }).doc), xml);
           n++;
+          }
         }
       }
     }
-    assert.ok(n >= 15, `${n} combinations`);
+    assert.ok(n >= 45, `${n} combinations`);
   });
 
   it('puts settings in their passes, InstallFrom before InstallTo, release-correct partitions and escaped values', () => {
@@ -323,8 +345,9 @@ describe('the answer-file corpus', () => {
       };
       const after = leaves(rendered);
       // What a profile renders its own way: passwords (encoded), the disk it lays out itself,
-      // partition bookkeeping, and values the profile sets for the release (WillShowUI, locale...).
-      const own = /Password\/(Value|PlainText)|DiskConfiguration|InstallTo\/|WillShowUI|\/Order=|RequiresUserInput|InstallToAvailablePartition|Locale=|UILanguage=|LogonCount|Group=|DisplayName|Enabled=|PlainText|RegisteredO|FullName|Organization|ComputerName|TimeZone|SkipAutoActivation/;
+      // list orders, WillShowUI, locale settings (written in windowsPE and oobeSystem; a copy in
+      // specialize says the same) and the time zone (written in specialize; oobeSystem says the same).
+      const own = /Password\/(Value|PlainText)|DiskConfiguration|InstallTo\/|WillShowUI|\/Order=|RequiresUserInput|InstallToAvailablePartition|specialize\/Microsoft-Windows-International-Core\/|oobeSystem\/Microsoft-Windows-Shell-Setup\/\w+\/TimeZone=/;
       const missing = [...leaves(doc)].filter((l) => !own.test(l) && !after.has(l));
       assert.deepEqual(missing, [], c.file);
     }

@@ -104,7 +104,7 @@ export function compileProfile(base: Profile, ctx: CompileContext = {}): Compile
   const computerName = expandComputerName(p.computerName, ctx.machine ?? {});
   add('specialize', 'Microsoft-Windows-Shell-Setup', [
     leaf('ComputerName', computerName),
-    leaf('TimeZone', p.timeZone),
+    leaf('TimeZone', p.timeZone ?? (release === 'vista' ? 'Greenwich Standard Time' : 'UTC')),
     p.oobe.registeredOwner ? leaf('RegisteredOwner', p.oobe.registeredOwner) : undefined,
     p.oobe.registeredOrganization ? leaf('RegisteredOrganization', p.oobe.registeredOrganization) : undefined,
   ]);
@@ -267,7 +267,8 @@ function diskConfiguration(p: Profile, layout: 'bios-mbr' | 'uefi-gpt', release:
   }
   // [type, size or 'extend', modifications]
   const parts: [string, number | 'extend', SettingNode[]][] = [];
-  const recovery = (typeId: string): [string, number, SettingNode[]] => ['Primary', d.recoverySize, [leaf('Format', 'NTFS'), leaf('Label', 'Recovery'), leaf('TypeID', typeId)]];
+  // TypeID (which hides the partition) exists from Windows 7.
+  const recovery = (typeId: string): [string, number, SettingNode[]] => ['Primary', d.recoverySize, [leaf('Format', 'NTFS'), leaf('Label', 'Recovery'), ...(release !== 'vista' ? [leaf('TypeID', typeId)] : [])]];
   if (layout === 'bios-mbr') {
     const system = d.systemSize ?? (atLeast(release, '10') ? 500 : atLeast(release, '8') ? 350 : 100);
     parts.push(['Primary', system, [leaf('Active', true), leaf('Format', 'NTFS'), leaf('Label', 'System Reserved')]]);

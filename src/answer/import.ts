@@ -72,10 +72,16 @@ export function importDocument(doc: UnattendDocument): ImportResult {
   get('windowsPE', 'Microsoft-Windows-Setup', ['UserData', 'ProductKey', 'WillShowUI']);
   const key = text(get('windowsPE', 'Microsoft-Windows-Setup', ['UserData', 'ProductKey', 'Key'])) || text(get('specialize', 'Microsoft-Windows-Shell-Setup', ['ProductKey']));
   if (key) profile.productKey = key;
-  const owner = text(get('specialize', 'Microsoft-Windows-Shell-Setup', ['RegisteredOwner'])) ?? text(get('windowsPE', 'Microsoft-Windows-Setup', ['UserData', 'FullName'])) ?? text(get('oobeSystem', 'Microsoft-Windows-Shell-Setup', ['RegisteredOwner']));
-  const org = text(get('specialize', 'Microsoft-Windows-Shell-Setup', ['RegisteredOrganization'])) ?? text(get('windowsPE', 'Microsoft-Windows-Setup', ['UserData', 'Organization'])) ?? text(get('oobeSystem', 'Microsoft-Windows-Shell-Setup', ['RegisteredOrganization']));
-  get('windowsPE', 'Microsoft-Windows-Setup', ['UserData', 'FullName']);
-  get('windowsPE', 'Microsoft-Windows-Setup', ['UserData', 'Organization']);
+  // The profile writes one owner and one organization to all three places; a place holding
+  // another value keeps it under settings:.
+  const oneOf = (places: [string, string, string[]][]) => {
+    const found = places.map(([pass, comp, path]) => ({ pass, comp, path, value: comps(pass, comp).map((c) => findSetting(c.settings, path)).find((n) => n)?.value?.trim() }));
+    const value = found.find((f) => f.value)?.value;
+    for (const f of found) if (value !== undefined && f.value === value) get(f.pass, f.comp, f.path);
+    return value;
+  };
+  const owner = oneOf([['specialize', 'Microsoft-Windows-Shell-Setup', ['RegisteredOwner']], ['windowsPE', 'Microsoft-Windows-Setup', ['UserData', 'FullName']], ['oobeSystem', 'Microsoft-Windows-Shell-Setup', ['RegisteredOwner']]]);
+  const org = oneOf([['specialize', 'Microsoft-Windows-Shell-Setup', ['RegisteredOrganization']], ['windowsPE', 'Microsoft-Windows-Setup', ['UserData', 'Organization']], ['oobeSystem', 'Microsoft-Windows-Shell-Setup', ['RegisteredOrganization']]]);
 
   // ---- locale, time zone, name
   const locale: Record<string, string> = {};
@@ -189,8 +195,8 @@ export function importDocument(doc: UnattendDocument): ImportResult {
   const winpe = paths('windowsPE', 'Microsoft-Windows-PnpCustomizationsWinPE');
   const system = [...paths('offlineServicing', 'Microsoft-Windows-PnpCustomizationsNonWinPE'), ...paths('auditSystem', 'Microsoft-Windows-PnpCustomizationsNonWinPE')];
   if (winpe.length || system.length) profile.drivers = { ...(winpe.length ? { winpe } : {}), ...(system.length ? { system } : {}) };
-  // Rendered by the profile on its own.
-  get('specialize', 'Microsoft-Windows-Security-SPP-UX', ['SkipAutoActivation']);
+  // The profile renders SkipAutoActivation itself only without a key; otherwise it stays in settings:.
+  if (!key) get('specialize', 'Microsoft-Windows-Security-SPP-UX', ['SkipAutoActivation']);
   for (const c of doc.passes.flatMap((p) => p.components).filter((c) => c.processorArchitecture === 'wow64' && c.name === 'Microsoft-Windows-International-Core')) for (const s of c.settings) used.add(s);
 
   // ---- everything else goes under settings:, as it is

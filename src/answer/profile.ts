@@ -106,7 +106,7 @@ const ProfileBody = z.strictObject({
       user: z.string().optional(),
     })
     .prefault({}),
-  timeZone: z.string().default('UTC').describe('Windows time zone id (tzutil /l), e.g. W. Europe Standard Time'),
+  timeZone: z.string().optional().describe('Windows time zone id (tzutil /l), e.g. W. Europe Standard Time; default UTC (Greenwich Standard Time on Vista, which has no UTC zone)'),
   computerName: z.string().default('*').describe('a name, * for a random one, or a pattern with {mac}, {serial}, {n} or {n:3}'),
   accounts: z
     .strictObject({
