@@ -65,14 +65,9 @@ export interface UnattendDocument {
   extra: { name: string; xml: string; pos?: Position }[];
 }
 
-/** The component named `name` in pass `pass`, for architecture `arch` (any when omitted). */
-export function findComponent(doc: UnattendDocument, pass: string, name: string, arch?: string): ComponentNode | undefined {
-  for (const p of doc.passes) {
-    if (p.pass !== pass) continue;
-    const c = p.components.find((x) => x.name === name && (arch === undefined || x.processorArchitecture === arch));
-    if (c) return c;
-  }
-  return undefined;
+/** Every component named `name` in pass `pass` (a pass may appear twice, a component once per architecture). */
+export function componentsIn(doc: UnattendDocument, pass: string, name: string): ComponentNode[] {
+  return doc.passes.filter((p) => p.pass === pass).flatMap((p) => p.components).filter((c) => c.name === name);
 }
 
 /** The setting at a path of element names below a component (`['OOBE', 'HideEULAPage']`). */

@@ -1,7 +1,7 @@
 // Answer file → profile: what a profile can say is carried over; every other setting is listed
 // with its position, so that nothing is dropped silently. Settings that the profile's renderer
 // writes by itself (WillShowUI, PlainText, Order, partition bookkeeping) count as carried.
-import { type ComponentNode, type Position, type SettingNode, type UnattendDocument, findSetting } from './document.ts';
+import { type ComponentNode, componentsIn, type Position, type SettingNode, type UnattendDocument, findSetting } from './document.ts';
 import { decodePassword } from './password.ts';
 import type { ProfileInput } from './profile.ts';
 import { type Release } from './release.ts';
@@ -18,7 +18,7 @@ export function importDocument(doc: UnattendDocument): ImportResult {
   const used = new Set<SettingNode>();
   const notCarried: ImportResult['notCarried'] = [];
   const notes: string[] = [];
-  const comps = (pass: string, name: string) => doc.passes.filter((p) => p.pass === pass).flatMap((p) => p.components).filter((c) => c.name === name && c.processorArchitecture !== 'wow64');
+  const comps = (pass: string, name: string) => componentsIn(doc, pass, name).filter((c) => c.processorArchitecture !== 'wow64');
   const get = (pass: string, name: string, path: string[]): SettingNode | undefined => {
     for (const c of comps(pass, name)) {
       const n = findSetting(c.settings, path);

@@ -28,8 +28,7 @@
 //   Microsoft-Windows-PnpSysprep and Microsoft-Windows-SQMAPI). Setting names are XML element names and
 //   are case-sensitive.
 
-import { RELEASES, type Release } from './release.ts';
-export { RELEASES, type Release };
+import { atLeast, type Release } from './release.ts';
 export const PASSES = ['windowsPE', 'offlineServicing', 'generalize', 'specialize', 'auditSystem', 'auditUser', 'oobeSystem'] as const;
 export type Pass = (typeof PASSES)[number];
 export type Arch = 'x86' | 'amd64' | 'arm64' | 'wow64';
@@ -946,7 +945,7 @@ const DETAILED: ComponentSpec[] = [
 
 /** Components known by name, release and pass only (settings not modelled). */
 function named(name: string, passes: readonly Pass[], since: Release, source: string, extra: Partial<ComponentSpec> = {}): ComponentSpec {
-  const arches = extra.arches ?? (extra.until !== undefined && RELEASES.indexOf(extra.until) < RELEASES.indexOf('10') ? PRE10 : ALL);
+  const arches = extra.arches ?? (extra.until !== undefined && !atLeast(extra.until, '10') ? PRE10 : ALL);
   return { name, passes, since, arches, source, ...extra };
 }
 

@@ -1,8 +1,9 @@
 // Lint of an answer file against the release it installs: every finding has a stable code
 // (docs/answer-lint.md), a severity, a position and a fix. Rules come from the knowledge table
 // (knowledge.ts, Microsoft's unattend reference) and from what a fully unattended install needs.
-import { type ComponentNode, type PassNode, type SettingNode, type UnattendDocument, findSetting, MAX_COMMAND, PUBLIC_KEY_TOKEN } from './document.ts';
+import { type ComponentNode, componentsIn, type PassNode, type SettingNode, type UnattendDocument, findSetting, MAX_COMMAND, PUBLIC_KEY_TOKEN } from './document.ts';
 import { type Diagnostic, sortDiagnostics } from './diagnostics.ts';
+import { editDistance } from './distance.ts';
 import { COMPONENT_BY_NAME, type ComponentSpec, PASSES, type SettingSpec } from './knowledge.ts';
 import { editionOfKey, keyFormat } from './keys.ts';
 import { decodePassword, type PasswordElement } from './password.ts';
@@ -357,7 +358,7 @@ function checkImage(n: SettingNode, path: string, opts: LintOptions, say: (d: Di
 
 /** What a fully unattended install from Windows PE must answer, or Setup stops and asks. */
 function checkUnattended(doc: UnattendDocument, opts: LintOptions, say: (d: Diagnostic) => void): void {
-  const comp = (pass: string, name: string) => doc.passes.filter((p) => p.pass === pass).flatMap((p) => p.components).filter((c) => c.name === name);
+  const comp = (pass: string, name: string) => componentsIn(doc, pass, name);
   const setting = (pass: string, name: string, path: string[]) => comp(pass, name).map((c) => findSetting(c.settings, path)).find((x) => x !== undefined);
   const pe = doc.passes.find((p) => p.pass === 'windowsPE');
   const where = pe?.pos;
@@ -429,7 +430,7 @@ function closest(name: string, names: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestD = Infinity;
   for (const n of names) {
-    const d = distance(name.toLowerCase(), n.toLowerCase());
+    const d = editDistance(name.toLowerCase(), n.toLowerCase());
     if (d < bestD) {
       bestD = d;
       best = n;
@@ -438,19 +439,6 @@ function closest(name: string, names: readonly string[]): string | undefined {
   return best !== undefined && bestD <= Math.max(2, Math.floor(name.length / 4)) ? `did you mean ${best}?` : undefined;
 }
 
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length]!;
-}
 
 function dedupe(ds: Diagnostic[]): Diagnostic[] {
   const seen = new Set<string>();

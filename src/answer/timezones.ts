@@ -28,8 +28,8 @@
 // earlier release (a lint should not reject what may work); the note says so. Zones that Windows
 // 10 gained after its first release are marked since '10' with a note: media of 1507 lack them.
 
-import { RELEASES, type Release } from './release.ts';
-export { RELEASES, type Release };
+import { editDistance as distance } from './distance.ts';
+import { inRange, type Release } from './release.ts';
 
 export interface TimeZone {
   id: string;
@@ -213,7 +213,6 @@ function stripDstOff(id: string): string {
   return id.endsWith(DSTOFF) ? id.slice(0, -DSTOFF.length) : id;
 }
 
-const idx = (r: Release): number => RELEASES.indexOf(r);
 
 /**
  * Whether `id` is a time zone that `release` knows as shipped: exact and case-sensitive, as Setup
@@ -222,23 +221,9 @@ const idx = (r: Release): number => RELEASES.indexOf(r);
 export function timeZoneIn(id: string, release: Release): 'ok' | 'unknown' | 'not-in-release' {
   const t = BY_ID.get(stripDstOff(id));
   if (!t) return 'unknown';
-  if (idx(release) < idx(t.since)) return 'not-in-release';
-  if (t.until !== undefined && idx(release) > idx(t.until)) return 'not-in-release';
-  return 'ok';
+  return inRange(release, t.since, t.until) ? 'ok' : 'not-in-release';
 }
 
-/** Levenshtein distance, two rows (ids are short). */
-function distance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length]!;
-}
 
 /**
  * The id the author probably meant: a case slip ("w. europe standard time"), a display name, a

@@ -11,10 +11,9 @@ import type { SettingSpec } from '../answer/knowledge.ts';
 import type { LintMedia, LintOptions } from '../answer/lint.ts';
 import type { Firmware } from '../answer/profile.ts';
 import { RELEASE_NAMES, RELEASES, type Release } from '../answer/release.ts';
-import { openMedia } from '../media/open.ts';
 import { identifyWindows, type WindowsReport } from '../windows/identify.ts';
 import { json } from './format.ts';
-import type { Io } from './media.ts';
+import { type Io, withMedia } from './media.ts';
 
 // The answer modules load when an answer command runs, and only those it needs (lint needs no
 // zod or yaml), so that every command starts fast.
@@ -30,16 +29,11 @@ const loadProfile = async () => ({
 
 /** The release and images of an ISO, for render and lint. */
 async function mediaFacts(iso: string): Promise<{ report: WindowsReport; release: Release | undefined; media: LintMedia }> {
-  const m = await openMedia(iso);
-  try {
-    const report = await identifyWindows(m);
-    const fam = report.family.toLowerCase();
-    const release = (RELEASES as readonly string[]).includes(fam) ? (fam as Release) : undefined;
-    const arch = report.architecture === 'x64' ? 'amd64' : report.architecture;
-    return { report, release, media: { images: report.editions.map((e) => ({ index: e.index, name: e.name, editionId: e.editionId, arch: e.architecture })), languages: report.languages, arch } };
-  } finally {
-    await m.close();
-  }
+  const report = await withMedia(iso, undefined, (m) => identifyWindows(m));
+  const fam = report.family.toLowerCase();
+  const release = (RELEASES as readonly string[]).includes(fam) ? (fam as Release) : undefined;
+  const arch = report.architecture === 'x64' ? 'amd64' : report.architecture;
+  return { report, release, media: { images: report.editions.map((e) => ({ index: e.index, name: e.name, editionId: e.editionId, arch: e.architecture })), languages: report.languages, arch } };
 }
 
 function printDiagnostics(io: Io, ds: readonly Diagnostic[], file: string): void {

@@ -22,7 +22,7 @@ export interface Io {
 const viewOption = () =>
   new Option('--view <fs>', 'read this file system instead of the preferred one').choices(['udf', 'rockridge', 'joliet', 'iso9660']);
 
-async function withMedia<T>(iso: string, view: string | undefined, fn: (m: Media) => Promise<T>): Promise<T> {
+export async function withMedia<T>(iso: string, view: string | undefined, fn: (m: Media) => Promise<T>): Promise<T> {
   const m = await openMedia(iso, { view: view as FsKind | undefined });
   try {
     return await fn(m);

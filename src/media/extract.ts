@@ -3,7 +3,7 @@
 // names that could escape the destination or break a Windows host refused before anything is written.
 import { closeSync, constants as fsConstants, ftruncateSync, futimesSync, lstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, type Stats, writeSync } from 'node:fs';
 import { type FileHandle, lstat, mkdir, open, rename, rm, statfs, utimes } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { type KernelIO, kernelIO, UNSUPPORTED } from './kernel-io.ts';
 import { MediaError } from './errors.ts';
 import type { VolumeFS } from './fs.ts';
@@ -73,6 +73,8 @@ const DIRECT_MIN = 32 * 1024 * 1024;
 const ALIGN = 4096;
 const O_DIRECT: number | undefined = (fsConstants as { O_DIRECT?: number }).O_DIRECT;
 const PARTIAL_SUFFIX = '.overnight-partial';
+/** Where a file is written until it is complete: a hidden name beside it. */
+const partialOf = (target: string) => join(dirname(target), `.${basename(target)}${PARTIAL_SUFFIX}`);
 
 // Reserved device names on Windows (with or without an extension): writing one on a Windows host
 // opens the device instead of a file.
@@ -227,7 +229,7 @@ export async function extract(media: VolumeFS, dest: string, opts: ExtractOption
     const existing = fresh ? undefined : await lstat(target).catch(() => undefined);
     if (existing && isComplete(existing, e, target)) return skipped(e);
     const extents = await media.extents(e.path);
-    const partial = join(dirname(target), `.${parts[parts.length - 1]}${PARTIAL_SUFFIX}`);
+    const partial = partialOf(target);
     await copyExtents(source, extents, e.size, partial, bufs, ways, (n, way) => {
       if (way) result.via[way] += n;
       progress.current = e.path;
@@ -265,7 +267,7 @@ export async function extract(media: VolumeFS, dest: string, opts: ExtractOption
       const existing = lstatSync(target, { throwIfNoEntry: false });
       if (existing && isComplete(existing, e, target)) return skipped(e);
     }
-    const partial = join(dirname(target), `.${parts[parts.length - 1]}${PARTIAL_SUFFIX}`);
+    const partial = partialOf(target);
     try {
       const way = writeSmallSync(source.fd!, e.path, extents, e.size, partial, e.mtime, ways, buf);
       renameSync(partial, target);
