@@ -7,6 +7,7 @@ import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
+import { bytes } from '../src/cli/format.ts';
 import { main } from '../src/cli/main.ts';
 import { MediaError } from '../src/media/errors.ts';
 import { extract, unsafeNameReason } from '../src/media/extract.ts';
@@ -291,6 +292,11 @@ describe('media boot', () => {
 });
 
 describe('progress on a terminal', () => {
+  it('byte counts and rates below 1 KiB are whole numbers (a rate at the first tick is fractional)', () => {
+    assert.equal(bytes(484.8945976172402), '485 B');
+    assert.equal(bytes(1536), '1.5 KiB');
+  });
+
   it('extract and verify draw a progress line with bytes/s and ETA on a TTY, and nothing when piped', async () => {
     const m = media['7-x64']!;
     const dest = join(work.dir, 'extract-tty');
