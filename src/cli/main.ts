@@ -1,8 +1,10 @@
 // Entry point of the `overnight` command line.
 import { Command, CommanderError } from 'commander';
 import { AnswerError } from '../answer/errors.ts';
+import { LoaderError } from '../boot/loaders.ts';
 import { MediaError } from '../media/errors.ts';
 import { answerCommand } from './answer.ts';
+import { loadersCommand } from './loaders.ts';
 import { mediaCommand, type Io } from './media.ts';
 
 const VERSION = '0.1.0';
@@ -14,7 +16,7 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
     .showHelpAfterError();
-  for (const group of [mediaCommand(io), answerCommand(io)]) {
+  for (const group of [mediaCommand(io), answerCommand(io), loadersCommand(io)]) {
     program.addCommand(group);
     for (const c of group.commands) c.exitOverride();
   }
@@ -23,7 +25,7 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
     return io.exitCode ?? 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
-    if (e instanceof MediaError || e instanceof AnswerError) {
+    if (e instanceof MediaError || e instanceof AnswerError || e instanceof LoaderError) {
       io.err(`overnight: ${e.message} [${e.code}]`);
       return 2;
     }
