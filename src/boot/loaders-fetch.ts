@@ -124,6 +124,47 @@ export function parsePinFile(text: string, file = 'pin file'): Record<string, st
   return pins;
 }
 
+/**
+ * Reads a pin table of one's own (JSON array of Artifact), which replaces the built-in one: a
+ * site that checked a newer release, or serves its own builds, pins them here.
+ */
+export function parseTable(text: string, file = 'pin table'): Artifact[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new LoaderError('E_PIN_FORMAT', `${file}: not JSON (${(e as Error).message})`, { file });
+  }
+  if (!Array.isArray(raw)) throw new LoaderError('E_PIN_FORMAT', `${file}: expected a JSON array of downloads`, { file });
+  return raw.map((x: Record<string, unknown>, i) => {
+    const bad = (what: string) => new LoaderError('E_PIN_FORMAT', `${file} entry ${i}: ${what}`, { file, entry: i });
+    if (typeof x !== 'object' || x === null) throw bad('not an object');
+    for (const k of ['file', 'version', 'path'] as const) if (typeof x[k] !== 'string' || !x[k]) throw bad(`"${k}" must be a non-empty string`);
+    if (x.sha256 !== null && (typeof x.sha256 !== 'string' || !HEX64.test(x.sha256))) throw bad('"sha256" must be 64 lowercase hex digits or null');
+    const members = x.members as ArchiveMember[] | undefined;
+    if (!x.loader === !members) throw bad('give either "loader" (a plain file) or "members" (a tar.gz)');
+    if (typeof x.loader === 'string') loaderSpec(x.loader);
+    if (members !== undefined) {
+      if (!Array.isArray(members)) throw bad('"members" must be an array');
+      for (const m of members) {
+        if (typeof m?.loader !== 'string' || typeof m.member !== 'string') throw bad('each member needs "loader" and "member"');
+        loaderSpec(m.loader);
+        if (m.sha256 !== undefined && !HEX64.test(m.sha256)) throw bad(`member ${m.member}: "sha256" must be 64 lowercase hex digits`);
+      }
+    }
+    return {
+      file: x.file as string,
+      project: x.project === 'iPXE' ? 'iPXE' : 'wimboot',
+      version: x.version as string,
+      path: x.path as string,
+      sha256: x.sha256 as string | null,
+      ...(typeof x.size === 'number' ? { size: x.size } : {}),
+      provenance: typeof x.provenance === 'string' ? x.provenance : `${file}`,
+      ...(typeof x.loader === 'string' ? { loader: x.loader } : { members }),
+    };
+  });
+}
+
 // ---- transfer -------------------------------------------------------------------------------
 
 export interface Progress {
@@ -138,6 +179,16 @@ interface TransferOptions {
   onProgress?: ((p: Progress) => void) | undefined;
   file: string;
 }
+
+const SOCKET_ERRORS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ENOTFOUND: 'host name not found (DNS)',
+  EAI_AGAIN: 'host name lookup failed (DNS)',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ETIMEDOUT: 'connection timed out',
+};
 
 function netError(url: string, what: string, cause?: unknown): LoaderError {
   const e = new LoaderError('E_FETCH_NETWORK', `download of ${url} failed: ${what}`, { url });
@@ -210,7 +261,8 @@ function httpGet(url: string, tmp: string, o: TransferOptions, redirects = 0): P
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', (e: Error & { code?: string }) => {
       if (e instanceof LoaderError) reject(e);
-      else reject(netError(url, e.message === 'timeout' ? `no answer for ${o.timeoutMs / 1000} s (timeout)` : (e.code ?? e.message), e));
+      else if (e.message === 'timeout') reject(netError(url, `no answer for ${o.timeoutMs / 1000} s (timeout)`, e));
+      else reject(netError(url, e.code && SOCKET_ERRORS[e.code] ? `${SOCKET_ERRORS[e.code]} (${e.code})` : (e.code ?? e.message), e));
     });
   });
 }

@@ -284,10 +284,10 @@ export function checkLoader(b: Uint8Array, kind: LoaderKind): LoaderCheck {
   if (b.length === 0) return { ok: false, problem: 'empty file' };
   switch (kind) {
     case 'pxe': {
-      if (b.length < 1024) return { ok: false, problem: `${b.length} bytes is too small for a PXE boot program` };
-      if (b.length > PXE_MAX_SIZE) return { ok: false, problem: `${b.length} bytes is more than a PXE boot program can have (${PXE_MAX_SIZE}, loaded at 0:7C00 below 640 KiB)` };
       if (b[0] === 0x4d && b[1] === 0x5a) return { ok: false, problem: 'an EFI/PE file, not a BIOS PXE boot program' };
       if (b[0] === 0x7f && b[1] === 0x45 && b[2] === 0x4c && b[3] === 0x46) return { ok: false, problem: 'an ELF file, not a PXE boot program' };
+      if (b.length < 1024) return { ok: false, problem: `${b.length} bytes is too small for a PXE boot program` };
+      if (b.length > PXE_MAX_SIZE) return { ok: false, problem: `${b.length} bytes is more than a PXE boot program can have (${PXE_MAX_SIZE}, loaded at 0:7C00 below 640 KiB)` };
       return { ok: true };
     }
     case 'efi-x64':

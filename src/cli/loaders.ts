@@ -2,7 +2,7 @@
 // and fetching pinned official builds of the missing ones.
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
-import { fetchLoaders, parsePinArg, parsePinFile, pinRows, type Progress } from '../boot/loaders-fetch.ts';
+import { fetchLoaders, parsePinArg, parsePinFile, parseTable, pinRows, type Progress } from '../boot/loaders-fetch.ts';
 import { defaultDataDir, defaultLoaderDir, findLoaders, type LoaderEntry } from '../boot/loaders.ts';
 import { bytes, json, table } from './format.ts';
 import type { Io } from './media.ts';
@@ -60,12 +60,13 @@ export function loadersCommand(io: Io): Command {
     .option('--base-url <url>', 'base URL of the pinned paths instead of https://github.com/ (env OVERNIGHT_LOADERS_BASE_URL)')
     .option('--sha256 <name=hex>', 'a SHA-256 for a download without a built-in pin (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--pins <file>', 'SHA-256 pins in sha256sum format ("HEX  NAME") or NAME=HEX lines')
+    .option('--table <file>', 'a download table of your own (JSON, see docs/loaders.md) instead of the built-in pins')
     .option('--timeout <seconds>', 'give up on a connection idle this long (default 30)', (v) => Number(v))
     .option('--json', 'machine-readable output')
     .action(
       async (
         names: string[],
-        o: { dir?: string; dataDir?: string; from?: string; baseUrl?: string; sha256?: string[]; pins?: string; timeout?: number; json?: boolean },
+        o: { dir?: string; dataDir?: string; from?: string; baseUrl?: string; sha256?: string[]; pins?: string; table?: string; timeout?: number; json?: boolean },
       ) => {
         const pins: Record<string, string> = {};
         if (o.pins) Object.assign(pins, parsePinFile(await readFile(o.pins, 'utf8'), o.pins));
@@ -88,6 +89,7 @@ export function loadersCommand(io: Io): Command {
             from: o.from,
             baseUrl: o.baseUrl,
             pins,
+            table: o.table ? parseTable(await readFile(o.table, 'utf8'), o.table) : undefined,
             timeoutMs: o.timeout !== undefined && Number.isFinite(o.timeout) && o.timeout > 0 ? o.timeout * 1000 : undefined,
             onProgress,
             onNote: (m) => {
