@@ -1,0 +1,182 @@
+// Which network interface to serve on, and UDP sockets tied to one interface.
+//
+// A DHCP server must know which interface a broadcast arrived on (to put that interface's address
+// in the reply, and to answer on the same segment). Node's dgram cannot tell, so on Linux each
+// interface gets its own socket bound to the device with SO_BINDTODEVICE: the kernel then hands
+// a socket only what arrived on its device, and broadcasts it sends leave through that device.
+// The socket is made through koffi (prebuilt FFI) and handed to dgram with bind({ fd }).
+import dgram from 'node:dgram';
+import { networkInterfaces } from 'node:os';
+import { NetError } from './errors.ts';
+
+export interface Interface {
+  name: string;
+  /** IPv4 address. */
+  address: string;
+  netmask: string;
+  /** Address with prefix length, e.g. '10.0.0.1/24'. */
+  cidr: string;
+  mac: string;
+  broadcast: string;
+}
+
+export function listInterfaces(): Interface[] {
+  const out: Interface[] = [];
+  for (const [name, addrs] of Object.entries(networkInterfaces())) {
+    const v4 = addrs?.find((a) => a.family === 'IPv4' && !a.internal);
+    if (!v4 || !v4.cidr) continue;
+    out.push({ name, address: v4.address, netmask: v4.netmask, cidr: v4.cidr, mac: v4.mac, broadcast: broadcastOf(v4.address, v4.netmask) });
+  }
+  return out;
+}
+
+/** The named interface, or the only candidate when none is named. */
+export function pickInterface(name?: string): Interface {
+  const all = listInterfaces();
+  if (name) {
+    const found = all.find((i) => i.name === name);
+    if (found) return found;
+    const exists = Object.keys(networkInterfaces()).includes(name);
+    throw new NetError(
+      'E_NO_INTERFACE',
+      exists
+        ? `interface ${name} has no IPv4 address: give it a static address on the boot segment first`
+        : `no interface named ${name}; interfaces with an IPv4 address: ${all.map((i) => `${i.name} (${i.cidr})`).join(', ') || 'none'}`,
+      { interface: name },
+    );
+  }
+  if (all.length === 1) return all[0]!;
+  if (all.length === 0) throw new NetError('E_NO_INTERFACE', 'no network interface with an IPv4 address (besides loopback) to serve on', {});
+  throw new NetError(
+    'E_AMBIGUOUS_INTERFACE',
+    `several interfaces could serve network boot: ${all.map((i) => `${i.name} (${i.cidr})`).join(', ')}; choose one with --interface`,
+    { candidates: all.map((i) => i.name) },
+  );
+}
+
+export function ipToInt(ip: string): number {
+  const p = ip.split('.').map(Number);
+  return ((p[0]! << 24) | (p[1]! << 16) | (p[2]! << 8) | p[3]!) >>> 0;
+}
+
+export function intToIp(n: number): string {
+  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
+function broadcastOf(address: string, netmask: string): string {
+  return intToIp((ipToInt(address) | ~ipToInt(netmask)) >>> 0);
+}
+
+export function sameSubnet(a: string, b: string, netmask: string): boolean {
+  const m = ipToInt(netmask);
+  return ((ipToInt(a) & m) >>> 0) === ((ipToInt(b) & m) >>> 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface SocketCalls {
+  socket(domain: number, type: number, protocol: number): number;
+  setsockopt(fd: number, level: number, name: number, value: Buffer, len: number): number;
+  bind(fd: number, addr: Buffer, len: number): number;
+  close(fd: number): number;
+  errno(): number;
+}
+
+let calls: SocketCalls | null | undefined;
+
+async function socketCalls(): Promise<SocketCalls | null> {
+  if (calls !== undefined) return calls;
+  if (process.platform !== 'linux') return (calls = null);
+  try {
+    const koffi = (await import('koffi')).default;
+    const libc = koffi.load('libc.so.6');
+    calls = {
+      socket: libc.func('int socket(int domain, int type, int protocol)'),
+      setsockopt: libc.func('int setsockopt(int fd, int level, int name, const uint8_t *value, uint32_t len)'),
+      bind: libc.func('int bind(int fd, const uint8_t *addr, uint32_t len)'),
+      close: libc.func('int close(int fd)'),
+      errno: () => koffi.errno(),
+    };
+  } catch {
+    calls = null;
+  }
+  return calls;
+}
+
+// Linux <sys/socket.h> values (x86-64, arm64 alike).
+const AF_INET = 2;
+const SOCK_DGRAM = 2;
+const SOCK_CLOEXEC = 0o2000000;
+const SOL_SOCKET = 1;
+const SO_REUSEADDR = 2;
+const SO_BROADCAST = 6;
+const SO_BINDTODEVICE = 25;
+
+export interface UdpOptions {
+  port: number;
+  /** Interface to tie the socket to (Linux); undefined listens on every interface. */
+  device?: string | undefined;
+  /** Address to bind; '0.0.0.0' (the default) is needed to receive broadcasts. */
+  address?: string | undefined;
+}
+
+/** A dgram socket bound to `port`, tied to `device` where the platform allows it. */
+export async function openUdp(opts: UdpOptions): Promise<dgram.Socket> {
+  const address = opts.address ?? '0.0.0.0';
+  const sys = opts.device ? await socketCalls() : null;
+  const sock = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+  const fail = (e: unknown): never => {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'EACCES' ? ' (ports below 1024 need root or CAP_NET_BIND_SERVICE)' : err.code === 'EADDRINUSE' ? ' (another server is using it)' : '';
+    throw new NetError('E_BIND', `cannot open UDP port ${opts.port}${opts.device ? ` on ${opts.device}` : ''}: ${err.code ?? err.message}${why}`, {
+      port: opts.port,
+      interface: opts.device,
+    });
+  };
+  if (!sys || !opts.device) {
+    await new Promise<void>((resolve, reject) => {
+      sock.once('error', reject);
+      sock.bind({ port: opts.port, address, exclusive: true }, () => {
+        sock.off('error', reject);
+        resolve();
+      });
+    }).catch(fail);
+    sock.setBroadcast(true);
+    return sock;
+  }
+  const fd = sys.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) fail(Object.assign(new Error('socket'), { code: errnoName(sys.errno()) }));
+  const one = Buffer.alloc(4);
+  one.writeInt32LE(1);
+  const dev = Buffer.from(opts.device + '\0', 'utf8');
+  const sa = Buffer.alloc(16);
+  sa.writeUInt16LE(AF_INET, 0);
+  sa.writeUInt16BE(opts.port, 2);
+  address.split('.').forEach((p, i) => (sa[4 + i] = Number(p)));
+  const steps: [string, () => number][] = [
+    ['SO_REUSEADDR', () => sys.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, one, 4)],
+    ['SO_BROADCAST', () => sys.setsockopt(fd, SOL_SOCKET, SO_BROADCAST, one, 4)],
+    ['SO_BINDTODEVICE', () => sys.setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, dev, dev.length)],
+    ['bind', () => sys.bind(fd, sa, 16)],
+  ];
+  for (const [what, step] of steps) {
+    if (step() !== 0) {
+      const code = errnoName(sys.errno());
+      sys.close(fd);
+      fail(Object.assign(new Error(what), { code: what === 'bind' ? code : `${what}: ${code}` }));
+    }
+  }
+  await new Promise<void>((resolve, reject) => {
+    sock.once('error', reject);
+    sock.bind({ fd }, () => {
+      sock.off('error', reject);
+      resolve();
+    });
+  }).catch(fail);
+  return sock;
+}
+
+function errnoName(n: number): string {
+  const names: Record<number, string> = { 1: 'EPERM', 13: 'EACCES', 19: 'ENODEV', 98: 'EADDRINUSE', 99: 'EADDRNOTAVAIL', 22: 'EINVAL' };
+  return names[n] ?? `errno ${n}`;
+}
