@@ -452,6 +452,14 @@ describe('loaders fetch', () => {
     await assert.rejects(fetchLoaders({ dir: target, from: bad, table: table(), names: ['ipxe.efi'] }), /ipxeboot\.tar\.gz \(iPXE 2\.0\.0\) is not in .*usb-bad.*github\.com\/ipxe\/ipxe\/releases\/download\/v2\.0\.0\/ipxeboot\.tar\.gz/);
   });
 
+  it('--from URL: a web mirror holds the published files by name', async () => {
+    routes.clear();
+    serve('/mirror/loaders/wimboot', wimX64);
+    const r = await fetchLoaders({ dir: join(work.dir, 'from-url'), from: `${base}mirror/loaders`, table: table(), names: ['wimboot'] });
+    assert.equal(r.results[0]!.status, 'fetched');
+    assert.equal(r.results[0]!.from, `${base}mirror/loaders/wimboot`);
+  });
+
   it('a member hash that does not match its pin stops the install even when the archive matched', async () => {
     routes.clear();
     serve('/ipxe/ipxe/releases/download/v2.0.0/ipxeboot.tar.gz', tarball);
