@@ -147,3 +147,101 @@ export function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs: n
     child.once('exit', onExit);
   });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Packet capture (tcpdump in a namespace) and a minimal pcap reader for codec fixtures.
+
+export interface Capture {
+  /** The pcap file being written. */
+  readonly file: string;
+  /** Stops tcpdump (by PID) and waits until the file is complete. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `tcpdump -i IFACE -w FILE FILTER` in a namespace of the lab and resolves once tcpdump
+ * listens. Default filter: DHCP and PXE boot-server traffic (UDP 67, 68, 4011).
+ */
+export async function startCapture(lab: Lab, ns: string, iface: string, file: string, filter = 'udp port 67 or udp port 68 or udp port 4011'): Promise<Capture> {
+  const child = lab.spawn(ns, 'tcpdump', ['-i', iface, '-U', '-n', '-s', '0', '-w', file, filter]);
+  await waitForOutput(child, /listening on/, 10000);
+  return { file, stop: () => lab.stop(child, 'SIGINT') };
+}
+
+export interface PcapPacket {
+  /** Seconds since the epoch (with fraction). */
+  time: number;
+  /** Link-layer frame (Ethernet). */
+  frame: Buffer;
+}
+
+/** Reads a classic pcap file (microsecond or nanosecond, either byte order; Ethernet frames). */
+export function readPcap(data: Buffer): PcapPacket[] {
+  const magic = data.readUInt32LE(0);
+  let le: boolean;
+  let nano = false;
+  if (magic === 0xa1b2c3d4 || magic === 0xa1b23c4d) le = true;
+  else if (magic === 0xd4c3b2a1 || magic === 0x4d3cb2a1) le = false;
+  else throw new Error(`not a pcap file (magic ${magic.toString(16)})`);
+  if (magic === 0xa1b23c4d || magic === 0x4d3cb2a1) nano = true;
+  const u32 = (o: number) => (le ? data.readUInt32LE(o) : data.readUInt32BE(o));
+  const linktype = u32(20);
+  if (linktype !== 1) throw new Error(`pcap link type ${linktype}, expected 1 (Ethernet)`);
+  const out: PcapPacket[] = [];
+  let off = 24;
+  while (off + 16 <= data.length) {
+    const sec = u32(off);
+    const frac = u32(off + 4);
+    const incl = u32(off + 8);
+    off += 16;
+    if (off + incl > data.length) break; // truncated last record
+    out.push({ time: sec + frac / (nano ? 1e9 : 1e6), frame: data.subarray(off, off + incl) });
+    off += incl;
+  }
+  return out;
+}
+
+export interface UdpDatagram {
+  time: number;
+  srcMac: string;
+  srcIp: string;
+  dstIp: string;
+  srcPort: number;
+  dstPort: number;
+  payload: Buffer;
+}
+
+/** The IPv4/UDP datagrams of Ethernet frames (802.1Q tags skipped), other frames dropped. */
+export function udpDatagrams(packets: readonly PcapPacket[]): UdpDatagram[] {
+  const out: UdpDatagram[] = [];
+  for (const p of packets) {
+    const f = p.frame;
+    if (f.length < 14) continue;
+    let off = 12;
+    let type = f.readUInt16BE(off);
+    while (type === 0x8100 && f.length >= off + 6) {
+      off += 4;
+      type = f.readUInt16BE(off);
+    }
+    off += 2;
+    if (type !== 0x0800 || f.length < off + 20) continue;
+    const ihl = (f[off]! & 0x0f) * 4;
+    if (f[off + 9] !== 17) continue;
+    const ip = (o: number) => [...f.subarray(o, o + 4)].join('.');
+    const totalLength = f.readUInt16BE(off + 2);
+    const udp = off + ihl;
+    if (f.length < udp + 8) continue;
+    const udpLength = f.readUInt16BE(udp + 4);
+    const end = Math.min(udp + udpLength, off + totalLength, f.length);
+    out.push({
+      time: p.time,
+      srcMac: [...f.subarray(6, 12)].map((b) => b.toString(16).padStart(2, '0')).join(':'),
+      srcIp: ip(off + 12),
+      dstIp: ip(off + 16),
+      srcPort: f.readUInt16BE(udp),
+      dstPort: f.readUInt16BE(udp + 2),
+      payload: Buffer.from(f.subarray(udp + 8, end)),
+    });
+  }
+  return out;
+}
