@@ -257,6 +257,7 @@ class Session {
 
   // Retransmission: one timer per session, re-armed lazily from #lastActivity.
   #timer: NodeJS.Timeout | undefined;
+  #timerDue = 0;
   #lastActivity = 0;
   #rto = 1000;
   #ceiling = 1000;
@@ -312,7 +313,11 @@ class Session {
 
     const sock = dgram.createSocket({ type: ctx.type, recvBufferSize: ctx.socketBufferBytes, sendBufferSize: ctx.socketBufferBytes });
     this.#socket = sock;
-    sock.on('error', (e) => this.fail(`socket error: ${e.message}`, undefined));
+    sock.on('error', (e: NodeJS.ErrnoException) => {
+      // ICMP port unreachable: the client is gone. Anything else (a send refused by a local
+      // firewall, ENOBUFS) is treated as a lost packet, which the retransmit timer recovers.
+      if (e.code === 'ECONNREFUSED') this.fail(`client unreachable: ${e.message}`, undefined);
+    });
     await new Promise<void>((resolve, reject) => {
       sock.once('error', reject);
       sock.bind({ address: this.#localAddress, port: 0 }, () => {
@@ -472,12 +477,21 @@ class Session {
       this.#rto = Math.min(this.#ceiling, Math.max(this.#ctx.retransmit.minMs, 4 * this.#srtt));
     }
     this.#backoff = this.#rto;
+    // The timer is re-armed lazily from #lastActivity, but never left due later than the
+    // (possibly just shortened) timeout: else the first loss after the RTT estimate shrank
+    // would wait for the initial timeout.
+    if (this.#timerDue > this.#lastActivity + this.#backoff + 1) {
+      clearTimeout(this.#timer);
+      this.#armTimer(this.#backoff);
+    }
   }
 
   // --- timer -----------------------------------------------------------------------------
 
   #armTimer(ms: number): void {
-    this.#timer = setTimeout(this.#onTimer, Math.max(1, Math.ceil(ms)));
+    const delay = Math.max(1, Math.ceil(ms));
+    this.#timerDue = performance.now() + delay;
+    this.#timer = setTimeout(this.#onTimer, delay);
     this.#timer.unref?.();
   }
 
