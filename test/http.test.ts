@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openMedia, type Media } from '../src/media/open.ts';
@@ -80,6 +80,8 @@ describe('HTTP boot server', () => {
     await symlink(join(work.dir, 'secret.txt'), join(filesDir, 'escape'));
     await symlink(work.dir, join(filesDir, 'updir'));
     await symlink('wimboot', join(filesDir, 'wimboot.link'));
+    // 64 MiB read from disk (a hole in the host file, but read through buffers like any file).
+    await run('truncate', ['-s', String(64 * MiB), join(filesDir, 'large.bin')]);
     server = await startHttpServer({
       address: '127.0.0.1',
       port: 0,
@@ -360,6 +362,35 @@ describe('HTTP boot server', () => {
     assert.equal(JSON.parse((await curl(`${server.url}/api/status`)).body.toString()).active, 0);
     const big = await curl(`${server.url}/media/udf/big.bin`);
     assert.equal(sha(big.body), sha(expectedTree(udfOpts).get('/big.bin')!.data!));
+  });
+
+  it('backpressure: 40 clients that do not read hold a bounded amount of memory, then leave', async () => {
+    const before = served().length;
+    const base = process.memoryUsage().arrayBuffers;
+    const sockets = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        new Promise<Socket>((resolve) => {
+          const s = connect(server.port, '127.0.0.1', () => {
+            s.write(`GET ${i % 2 ? '/files/large.bin' : '/media/w7/sources/install.wim'} HTTP/1.1\r\nHost: x\r\n\r\n`);
+            resolve(s);
+          });
+          s.pause(); // never read: the kernel buffers fill, then the server must wait
+          s.on('error', () => {});
+        }),
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    const grown = process.memoryUsage().arrayBuffers - base;
+    // Without backpressure the 20 large transfers alone would queue 1.3 GB; with it each
+    // response holds at most two 512 KiB chunks.
+    assert.ok(grown < 40 * 2 * 512 * KiB + 32 * MiB, `array buffers grew by ${grown} bytes`);
+    const status = JSON.parse((await curl(`${server.url}/api/status`)).body.toString());
+    assert.ok(status.active >= 20, `active ${status.active}`);
+    for (const s of sockets) s.destroy();
+    await waitFor(() => served().length >= before + 40);
+    const large = served().slice(before).filter((e) => e.path === '/files/large.bin');
+    assert.equal(large.length, 20);
+    for (const e of large) assert.ok(e.aborted && e.bytes < 64 * MiB);
   });
 
   it('50 clients at once, each a different range, all byte for byte', async () => {

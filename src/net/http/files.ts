@@ -6,6 +6,7 @@ import { open, realpath } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { HttpError } from './errors.ts';
 import { makeEtag, type Representation } from './representation.ts';
+import { DirectReader } from './send.ts';
 
 const MISSING = new Set(['ENOENT', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG', 'EISDIR']);
 
@@ -46,7 +47,7 @@ export class FileFolder {
         length,
         etag: makeEtag(st.dev, st.ino, st.size, st.mtimeMs),
         lastModified: st.mtime,
-        fd: fh.fd,
+        reader: new DirectReader(fh.fd),
         pieces: (start, end) => (end > start ? [{ offset: start, length: end - start }] : []),
         release: () => fh.close(),
       };

@@ -6,7 +6,7 @@ import { isMediaError } from '../../media/errors.ts';
 import type { Extent, MediaEntry, MediaFS } from '../../media/types.ts';
 import { HttpError } from './errors.ts';
 import { makeEtag, type Representation } from './representation.ts';
-import { slice } from './send.ts';
+import { SharedReader, slice } from './send.ts';
 
 export interface HttpMedia {
   /** The URL component: /media/<id>/... */
@@ -25,12 +25,14 @@ class Image {
   readonly media: HttpMedia;
   readonly #fh: FileHandle;
   readonly #mtimeMs: number;
+  readonly #reader: SharedReader;
   readonly #cache = new Map<string, Promise<Found>>();
 
-  constructor(media: HttpMedia, fh: FileHandle, mtimeMs: number) {
+  constructor(media: HttpMedia, fh: FileHandle, mtimeMs: number, size: number) {
     this.media = media;
     this.#fh = fh;
     this.#mtimeMs = mtimeMs;
+    this.#reader = new SharedReader(fh.fd, size);
   }
 
   async find(path: string): Promise<Representation> {
@@ -50,7 +52,7 @@ class Image {
       // The image file's identity and this file's place in it: any rewrite of either changes it.
       etag: makeEtag(image, this.#mtimeMs, extents[0]?.offset ?? 0, entry.size, entry.path),
       lastModified: entry.mtime ?? new Date(this.#mtimeMs),
-      fd: this.#fh.fd,
+      reader: this.#reader,
       pieces: (start, end) => slice(extents, start, end),
     };
   }
@@ -91,7 +93,7 @@ export class MediaStore {
           await fh.close();
           throw e;
         });
-        store.#images.set(m.id, new Image(m, fh, st.mtimeMs));
+        store.#images.set(m.id, new Image(m, fh, st.mtimeMs, st.size));
       }
     } catch (e) {
       await store.close();

@@ -1,15 +1,15 @@
 // What the byte-serving code needs to know about a file, wherever its bytes lie (an ISO image or
 // the loaders folder): its length, validators, and the image ranges holding any part of it.
 import { createHash } from 'node:crypto';
-import type { Piece } from './send.ts';
+import type { ChunkReader, Piece } from './send.ts';
 
 export interface Representation {
   readonly length: number;
   /** Strong entity tag, quotes included. */
   readonly etag: string;
   readonly lastModified: Date | undefined;
-  /** Descriptor the pieces are read from. */
-  readonly fd: number;
+  /** Where the pieces are read from. */
+  readonly reader: ChunkReader;
   /** Pieces of file bytes [start, end). */
   pieces(start: number, end: number): Piece[];
   /** Called once the response is over (e.g. closes a per-request descriptor). */

@@ -123,7 +123,7 @@ export async function startHttpServer(options: HttpServerOptions = {}): Promise<
       return;
     }
     counters.active++;
-    const p = sendPieces(res, rep.fd, rep.pieces(first, end), (n) => {
+    const p = sendPieces(res, rep.reader, rep.pieces(first, end), (n) => {
       x.bytes += n;
     });
     streams.add(p);
