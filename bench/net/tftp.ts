@@ -91,7 +91,7 @@ try {
   const ns = new Map<ServerName, string>();
   for (const name of SERVERS) ns.set(name, (await lab.addHost(name.slice(0, 4), undefined)).ns);
   const helper = join(import.meta.dirname, '..', '..', 'test', 'helpers', 'tftp-server.ts');
-  const ovn = lab.spawn(ns.get('overnight')!, process.execPath, [helper, '--root', root, '--address', '127.0.0.1', '--port', '69']);
+  const ovn = lab.spawn(ns.get('overnight')!, process.execPath, [helper, '--root', root, '--address', '127.0.0.1', '--port', '69', '--max-per-client', String(parallel * 2)]);
   await waitForOutput(ovn, /PORT 69/, 15000);
   lab.spawn(ns.get('atftpd')!, 'atftpd', ['--daemon', '--no-fork', '--port', '69', '--bind-address', '127.0.0.1', '--user', 'root', '--group', 'root', '--logfile', '/dev/null', '--maxthread', '200', root]);
   lab.spawn(ns.get('dnsmasq')!, 'dnsmasq', [

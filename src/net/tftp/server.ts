@@ -535,7 +535,13 @@ class Session {
   /** Ends the transfer; sends ERROR `code` to the client unless code is undefined. */
   fail(reason: string, code: number | undefined): void {
     if (this.#closed) return;
-    if (code !== undefined && this.#socket) this.#socket.send(encodeError(code, reason), () => {});
+    if (code !== undefined && this.#socket) {
+      try {
+        this.#socket.send(encodeError(code, reason), () => {});
+      } catch {
+        // Not connected yet (the failure came while setting the socket up): nobody to tell.
+      }
+    }
     this.#finish();
     this.#ctx.emit(event('tftp.error', this.#key, this.#file, { reason, bytes: this.#sentBytes(), durationMs: performance.now() - this.#startedAt }));
   }
