@@ -21,8 +21,7 @@ import {
 import { LeasePool } from '../src/net/dhcp/leases.ts';
 import { classify } from '../src/net/dhcp/pxe.ts';
 import { type RespondContext, respond } from '../src/net/dhcp/respond.ts';
-import { Lab, canUseNetns, waitForOutput } from './helpers/netns.ts';
-import { readPcapUdp } from './helpers/pcap.ts';
+import { Lab, canUseNetns, readPcap, startCapture, udpDatagrams, waitForOutput } from './helpers/netns.ts';
 import { tempDir } from './helpers/tools.ts';
 
 const MAC = Buffer.from([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
@@ -379,8 +378,7 @@ describe('DHCP server with real clients (network namespaces)', { concurrency: fa
       const srv = await lab2.addHost('srv', '10.82.0.1/24');
       const cli = await lab2.addHost('cli', undefined);
       const pcap = join(tmp.dir, 'proxy.pcap');
-      const dump = lab2.spawn(lab2.switchNs, 'tcpdump', ['-i', 'br0', '-U', '--immediate-mode', '-n', '-w', pcap, 'udp port 67 or udp port 68 or udp port 4011']);
-      await waitForOutput(dump, /listening on/, 10_000);
+      const capture = await startCapture(lab2, lab2.switchNs, 'br0', pcap);
       const siteLeases = join(tmp.dir, 'proxy-site.leases');
       const dnsmasq = lab2.spawn(site.ns, 'dnsmasq', ['--keep-in-foreground', '--no-daemon', '--port=0', '--bind-interfaces', '--interface=eth0', '--dhcp-range=10.82.0.100,10.82.0.150,1h', '--no-ping', `--dhcp-leasefile=${siteLeases}`]);
       await waitForOutput(dnsmasq, /DHCP, IP range/, 10_000);
@@ -399,9 +397,9 @@ describe('DHCP server with real clients (network namespaces)', { concurrency: fa
       // whichever offer comes first, so its own result is not the point here; the capture is.)
       await lab2.exec(cli.ns, 'busybox', ['udhcpc', '-i', 'eth0', '-n', '-q', '-t', '2', '-T', '1', '-s', script, '-V', 'PXEClient:Arch:00000:UNDI:002001', '-x', '0x5d:0000']);
       await new Promise((res) => setTimeout(res, 500));
-      await lab2.stop(dump, 'SIGINT');
-      const packets = await readPcapUdp(pcap);
-      const fromUs = packets.filter((p) => p.src === '10.82.0.1');
+      await capture.stop();
+      const packets = udpDatagrams(readPcap(await readFile(pcap)));
+      const fromUs = packets.filter((p) => p.srcIp === '10.82.0.1');
       assert.ok(fromUs.length >= 1, 'overnight answered the PXE client');
       for (const p of fromUs) {
         const m = parseMessage(p.payload);
@@ -411,7 +409,7 @@ describe('DHCP server with real clients (network namespaces)', { concurrency: fa
         assert.equal(p.dstPort, 68);
         assert.equal(macOf(m), cli.mac);
       }
-      const siteOffers = packets.filter((p) => p.src === '10.82.0.2' && messageType(parseMessage(p.payload)) === 'OFFER');
+      const siteOffers = packets.filter((p) => p.srcIp === '10.82.0.2' && messageType(parseMessage(p.payload)) === 'OFFER');
       assert.ok(siteOffers.length >= 2 && siteOffers.every((p) => parseMessage(p.payload).yiaddr !== '0.0.0.0'), 'dnsmasq offered addresses to both');
       const leases = await readFile(siteLeases, 'utf8');
       assert.match(leases, new RegExp(cli.mac));

@@ -8,6 +8,8 @@ export interface IpxeFile {
   name: string;
   /** Full http:// URL. */
   url: string;
+  /** The file is itself a cpio archive to hand over as it is (a Linux initramfs): no name is added. */
+  archive?: boolean | undefined;
 }
 
 export interface IpxeBootScript {
@@ -23,6 +25,11 @@ export interface IpxeBootScript {
   delaySeconds?: number | undefined;
   /** Server base URL, named in error messages. */
   server: string;
+  /**
+   * Write the name after the URL too (default true): on BIOS, iPXE wraps each named initrd in a cpio
+   * header with that name for a Linux kernel. A Linux kernel's EFI stub takes initrds raw instead.
+   */
+  cpioNames?: boolean | undefined;
 }
 
 /** iPXE takes a quoted argument as-is; characters that would split or expand it are refused. */
@@ -55,7 +62,8 @@ export function bootScript(s: IpxeBootScript): string {
     lines.push(`set what ${safe(f.url, 'URL')}`);
     // `-n NAME` names the image; the text after the URL is what iPXE uses as the cpio file name
     // when it hands initrds to a Linux kernel on BIOS (wimboot reads either).
-    lines.push(`initrd -n ${name} ${f.url} ${name} || goto failed`);
+    const after = f.archive || s.cpioNames === false ? '' : ` ${name}`;
+    lines.push(`initrd -n ${name} ${f.url}${after} || goto failed`);
   }
   lines.push(
     'set what boot',

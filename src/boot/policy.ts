@@ -5,6 +5,8 @@ import type { ClientKind, Firmware } from '../net/dhcp/pxe.ts';
 
 export interface BootClient {
   mac: string;
+  /** Transaction id: one DHCP exchange (DISCOVER, REQUEST, the 4011 request) shares it. */
+  xid: number;
   kind: ClientKind;
   /** The server address on the interface the request arrived on. */
   serverIp: string;
@@ -38,7 +40,16 @@ export interface IpxePolicyOptions {
   loaders?: Partial<Record<Firmware, string>> | undefined;
   /** Decides per MAC whether to boot it at all (unknown machines under an approval policy). */
   allow?: ((mac: string) => string | undefined) | undefined;
+  /**
+   * Also load overnight's iPXE on machines whose NIC ROM is itself iPXE (old or cut-down ROM
+   * builds, e.g. without HTTPS or wimboot support). The ROM's own DHCP exchange gets the loader;
+   * the loader's exchange (a new transaction id, within CHAINLOAD_WINDOW_MS) gets the script.
+   */
+  chainloadIpxe?: boolean | undefined;
 }
+
+/** How long after handing a machine's iPXE ROM the loader its next iPXE exchange counts as the loader's. */
+export const CHAINLOAD_WINDOW_MS = 120_000;
 
 /**
  * The chain overnight uses: PXE firmware → iPXE loader over TFTP → per-machine iPXE script over
@@ -48,10 +59,22 @@ export interface IpxePolicyOptions {
 export function ipxePolicy(opts: IpxePolicyOptions): BootPolicy {
   const loaders = { ...DEFAULT_LOADERS, ...opts.loaders };
   const http = (ip: string) => `http://${ip}${opts.httpPort === 80 ? '' : `:${opts.httpPort}`}`;
+  // MAC → the ROM exchange that was given the loader, and when.
+  const chained = new Map<string, { xid: number; at: number }>();
   return {
-    decide({ mac, kind, serverIp }) {
+    decide({ mac, xid, kind, serverIp }) {
       const refused = opts.allow?.(mac);
       if (refused) return { ignore: refused };
+      if (kind.ipxe && opts.chainloadIpxe && kind.firmware !== 'unknown') {
+        const now = Date.now();
+        const seen = chained.get(mac);
+        if (!seen || seen.xid === xid || now - seen.at > CHAINLOAD_WINDOW_MS) {
+          if (!seen || seen.xid !== xid) chained.set(mac, { xid, at: now });
+          if (chained.size > 100_000) chained.delete(chained.keys().next().value!);
+          const loader = loaders[kind.firmware];
+          if (loader) return { bootFile: loader, vendorClass: 'PXEClient', what: `${loader} (chainload from the iPXE ROM)` };
+        }
+      }
       if (kind.ipxe) return { bootFile: `${http(serverIp)}/boot/${mac}.ipxe`, vendorClass: 'PXEClient', what: 'script' };
       if (!kind.netboot) return { ignore: 'not a network boot client (no PXEClient/HTTPClient vendor class)' };
       const loader = loaders[kind.firmware];

@@ -1,15 +1,27 @@
 // Runs overnight's network boot servers in a separate process (started inside a test's network
 // namespace with Lab.spawn). Configuration comes as one JSON argument; every event is printed as
-// one JSON line on stdout, and a line {"ready":...} once everything listens. Errors at start are
+// one JSON line on stdout, and a line {"ready":true} once everything listens. Errors at start are
 // printed as {"error":{code,message}} and the process exits 3.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ipxePolicy } from '../../src/boot/policy.ts';
 import { NetError } from '../../src/net/errors.ts';
 import { startDhcpServer, type DhcpServerOptions } from '../../src/net/dhcp/server.ts';
+import { startHttpServer } from '../../src/net/http/server.ts';
+import { startTftpServer } from '../../src/net/tftp/server.ts';
+import { openMedia } from '../../src/media/open.ts';
 
 interface Config {
   /** Count events instead of printing them (benchmarks: the sink is not what is measured). */
   quiet?: boolean;
-  dhcp?: Omit<DhcpServerOptions, 'policy' | 'events' | 'reservations'> & { httpPort?: number; reservations?: Record<string, { ip: string }> };
+  dhcp?: Omit<DhcpServerOptions, 'policy' | 'events' | 'reservations'> & {
+    httpPort?: number;
+    chainloadIpxe?: boolean;
+    reservations?: Record<string, { ip: string }>;
+  };
+  tftp?: { root: string; port?: number; media?: { prefix: string; iso: string }[] };
+  /** scripts: folder of <mac>.ipxe files, read per request. */
+  http?: { port: number; files?: string; scripts?: string; media?: { id: string; iso: string }[] };
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as Config;
@@ -19,12 +31,32 @@ const sink = config.quiet ? () => void counted++ : print;
 const closers: (() => Promise<void>)[] = [];
 
 try {
+  if (config.http) {
+    const h = config.http;
+    const media = await Promise.all((h.media ?? []).map(async (m) => ({ id: m.id, fs: await openMedia(m.iso) })));
+    const server = await startHttpServer({
+      port: h.port,
+      files: h.files,
+      media,
+      events: sink,
+      script: h.scripts ? (mac) => readFile(join(h.scripts!, `${mac}.ipxe`), 'utf8').catch(() => undefined) : undefined,
+    });
+    closers.push(() => server.close());
+    print({ ready: 'http', url: server.url });
+  }
+  if (config.tftp) {
+    const t = config.tftp;
+    const media = await Promise.all((t.media ?? []).map(async (m) => ({ prefix: m.prefix, fs: await openMedia(m.iso) })));
+    const server = await startTftpServer({ root: t.root, port: t.port ?? 69, media, events: sink });
+    closers.push(() => server.close());
+    print({ ready: 'tftp' });
+  }
   if (config.dhcp) {
     const d = config.dhcp;
     const server = await startDhcpServer({
       ...d,
       reservations: d.reservations ? new Map(Object.entries(d.reservations)) : undefined,
-      policy: ipxePolicy({ httpPort: d.httpPort ?? 80 }),
+      policy: ipxePolicy({ httpPort: d.httpPort ?? 80, chainloadIpxe: d.chainloadIpxe }),
       events: sink,
       onMalformed: (e, from) => print({ malformed: e.message, from }),
     });
@@ -33,7 +65,7 @@ try {
   }
   print({ ready: true });
 } catch (e) {
-  print({ error: { code: e instanceof NetError ? e.code : 'E_UNKNOWN', message: (e as Error).message } });
+  print({ error: { code: e instanceof NetError ? e.code : ((e as { code?: string }).code ?? 'E_UNKNOWN'), message: (e as Error).message } });
   process.exit(3);
 }
 

@@ -163,7 +163,7 @@ export interface Capture {
  * listens. Default filter: DHCP and PXE boot-server traffic (UDP 67, 68, 4011).
  */
 export async function startCapture(lab: Lab, ns: string, iface: string, file: string, filter = 'udp port 67 or udp port 68 or udp port 4011'): Promise<Capture> {
-  const child = lab.spawn(ns, 'tcpdump', ['-i', iface, '-U', '-n', '-s', '0', '-w', file, filter]);
+  const child = lab.spawn(ns, 'tcpdump', ['-i', iface, '-U', '--immediate-mode', '-n', '-s', '0', '-w', file, filter]);
   await waitForOutput(child, /listening on/, 10000);
   return { file, stop: () => lab.stop(child, 'SIGINT') };
 }

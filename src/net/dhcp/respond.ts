@@ -66,7 +66,7 @@ export function respond(req: DhcpMessage, ctx: RespondContext): Response {
   // to the address and port it came from.
   if (ctx.port !== 67) {
     if (type !== 'REQUEST' && type !== 'INFORM') return ignore(`${type} on the boot server port`);
-    const boot = ctx.policy.decide({ mac, kind, serverIp: ctx.serverIp });
+    const boot = ctx.policy.decide({ mac, xid: req.xid, kind, serverIp: ctx.serverIp });
     if ('ignore' in boot) return ignore(boot.ignore);
     const reply = replyTo(req, 'ACK');
     reply.ciaddr = req.ciaddr;
@@ -79,7 +79,7 @@ export function respond(req: DhcpMessage, ctx: RespondContext): Response {
   if (ctx.mode === 'proxy') {
     if (type === 'DISCOVER' || (type === 'REQUEST' && optionIp(req, Opt.ServerIdentifier) === ctx.serverIp)) {
       if (!kind.netboot && !kind.ipxe) return ignore('not a network boot client (no PXEClient/HTTPClient vendor class)');
-      const boot = ctx.policy.decide({ mac, kind, serverIp: ctx.serverIp });
+      const boot = ctx.policy.decide({ mac, xid: req.xid, kind, serverIp: ctx.serverIp });
       if ('ignore' in boot) return ignore(boot.ignore);
       const reply = replyTo(req, type === 'DISCOVER' ? 'OFFER' : 'ACK');
       addBootInfo(reply, req, kind, boot, ctx, false);
@@ -92,7 +92,7 @@ export function respond(req: DhcpMessage, ctx: RespondContext): Response {
   const pool = ctx.pool;
   if (!pool) return ignore('full mode without an address pool');
   const now = ctx.now ?? Date.now();
-  const boot = kind.netboot || kind.ipxe ? ctx.policy.decide({ mac, kind, serverIp: ctx.serverIp }) : undefined;
+  const boot = kind.netboot || kind.ipxe ? ctx.policy.decide({ mac, xid: req.xid, kind, serverIp: ctx.serverIp }) : undefined;
   const withBoot = (reply: DhcpMessage) => {
     if (boot && !('ignore' in boot)) addBootInfo(reply, req, kind, boot, ctx, false);
   };
