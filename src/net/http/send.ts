@@ -45,6 +45,9 @@ const NO_OP = (): void => {};
 let live = 0;
 const AHEAD_LIMIT = 128;
 
+/** Chunk buffers out of the pool (in flight, or idle shared chunks): for /api/status and tests. */
+export const liveBuffers = (): number => live;
+
 function take(): Buffer {
   live++;
   return pool.pop() ?? Buffer.allocUnsafeSlow(CHUNK);
@@ -256,7 +259,8 @@ export async function sendPieces(res: ServerResponse, reader: ChunkReader, piece
     }
     res.end();
   } finally {
-    // A read started ahead for a client that went away: its buffer still goes back.
-    if (ahead) ahead.then((l) => l.release(), () => {});
+    // A read started ahead for a client that went away: wait for it (the caller may close the
+    // descriptor next) and give its buffer back.
+    if (ahead) await ahead.then((l) => l.release(), () => {});
   }
 }

@@ -10,7 +10,7 @@ import { type HttpMedia, MediaStore } from './media.ts';
 import { normaliseMac, pathSegments } from './path.ts';
 import { contentRange, decideRange, ifRangeHolds, notModified, unsatisfiedRange } from './range.ts';
 import type { Representation } from './representation.ts';
-import { sendPieces } from './send.ts';
+import { CHUNK, liveBuffers, sendPieces } from './send.ts';
 
 export type { HttpMedia } from './media.ts';
 
@@ -183,7 +183,7 @@ export async function startHttpServer(options: HttpServerOptions = {}): Promise<
     } else if (rawPath === '/api/health') {
       sendJson(req, res, x, 200, { ok: true, uptime: (Date.now() - started) / 1000 });
     } else if (rawPath === '/api/status') {
-      sendJson(req, res, x, 200, { ...counters, uptime: (Date.now() - started) / 1000, media: media.list() });
+      sendJson(req, res, x, 200, { ...counters, bufferBytes: liveBuffers() * CHUNK, uptime: (Date.now() - started) / 1000, media: media.list() });
     } else if (routes.has(rawPath)) {
       const value = await routes.get(rawPath)!(info);
       if (value === undefined) throw new HttpError(404, 'not found', { path: rawPath });
