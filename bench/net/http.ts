@@ -3,7 +3,8 @@
 // at once as when a classroom PXE-boots together.
 //
 //   node bench/net/http.ts [--size-mb 300] [--connections 200] [--threads 2] [--duration 10]
-//                          [--rounds 5] [--scenario same|spread|both] [--work DIR] [--keep] [--out FILE]
+//                          [--rounds 5] [--scenario same|spread|both] [--nginx-workers auto|N]
+//                          [--work DIR] [--keep] [--out FILE]
 //
 // Load: wrk (apt-get install wrk), --connections keep-alive connections each GETting the whole
 // file over and over for --duration seconds; the figure is the bytes wrk received per second,
@@ -46,6 +47,7 @@ const { values: opt } = parseArgs({
     keep: { type: 'boolean', default: false },
     out: { type: 'string' },
     scenario: { type: 'string', default: 'both' },
+    'nginx-workers': { type: 'string', default: 'auto' },
     // Child mode: run the overnight server on the image and print its port.
     serve: { type: 'string' },
   },
@@ -128,6 +130,7 @@ async function main(): Promise<number> {
       machine: { cpus: cpus().length, model: cpus()[0]?.model, note: 'client (wrk), nginx and overnight share these CPUs' },
       fixture: { file: FILE, sizeBytes: size, image: 'genisoimage -udf' },
       load: { tool: 'wrk', connections: conns, threads, durationSec: duration, rounds },
+      nginxWorkers: opt['nginx-workers'],
       scenarios: report,
       overnightVmHwmMiB: hwm / 1024,
       target: TARGET,
@@ -187,7 +190,7 @@ async function startNginx(work: string, root: string): Promise<{ proc: ChildProc
   const t = (n: string) => join(prefix, 'tmp', n);
   await writeFile(
     conf,
-    `worker_processes auto;
+    `worker_processes ${opt['nginx-workers']};
 pid ${join(prefix, 'nginx.pid')};
 error_log ${join(prefix, 'logs', 'error.log')};
 events { worker_connections 4096; }
