@@ -396,6 +396,24 @@ describe('HTTP boot server', () => {
     await waitFor(() => liveBuffers() <= 2 * 16);
   });
 
+  it('a client that stops reading is dropped after the idle timeout', async () => {
+    const got: HttpEvent[] = [];
+    const quick = await startHttpServer({ address: '127.0.0.1', port: 0, files: filesDir, idleTimeoutMs: 300, events: (e) => e.type === 'http.served' && got.push(e) });
+    try {
+      const s = connect(quick.port, '127.0.0.1', () => s.write('GET /files/large.bin HTTP/1.1\r\nHost: x\r\n\r\n'));
+      s.pause();
+      s.on('error', () => {});
+      const closed = new Promise((r) => s.on('close', r));
+      await waitFor(() => got.length === 1, 5000);
+      assert.equal(got[0]!.aborted, true);
+      assert.ok(got[0]!.bytes < 64 * MiB);
+      s.destroy();
+      await closed;
+    } finally {
+      await quick.close();
+    }
+  });
+
   it('50 clients at once, each a different range, all byte for byte', async () => {
     const want = expectedTree(udfOpts).get('/sources/Boot.wim')!.data!;
     const results = await Promise.all(

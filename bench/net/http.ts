@@ -21,7 +21,7 @@
 // Exit status: 0 when overnight reaches 0.9 x nginx's throughput in every scenario, 1 when not, 2 on an error.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,6 +77,7 @@ async function main(): Promise<number> {
   scriptDir = work;
   try {
     const { image, tree, sha256 } = await fixture(work, sizeMb);
+    if (sizeMb < 8) throw new Error('--size-mb must be at least 8');
     const nginx = await startNginx(work, tree);
     children.push(nginx.proc);
     const ours = await startOvernight(image);
@@ -88,7 +89,11 @@ async function main(): Promise<number> {
     for (const s of servers) {
       const got = await sh('bash', ['-c', 'set -o pipefail; curl -sS --fail "$1" | sha256sum', 'bash', s.url]);
       if (got.split(' ')[0] !== sha256) throw new Error(`${s.name} served different bytes (${got.trim()} vs ${sha256})`);
-      log(`${s.name}: full download byte-exact (sha256 ${sha256.slice(0, 16)}…)`);
+      // A range across a chunk boundary of the image, from an odd offset.
+      const [a, z] = [MiB * 3 - 12345, MiB * 7 + 999];
+      const part = await sh('bash', ['-c', 'set -o pipefail; curl -sS --fail -r "$2" "$1" | sha256sum', 'bash', s.url, `${a}-${z}`]);
+      if (part.split(' ')[0] !== rangeSha(tree, a, z)) throw new Error(`${s.name} served different bytes for the range ${a}-${z}`);
+      log(`${s.name}: full download and a range byte-exact (sha256 ${sha256.slice(0, 16)}…)`);
     }
     const size = sizeMb * MiB;
     // Warm-up: JIT, page cache, connection tables.
@@ -167,6 +172,18 @@ async function fixture(work: string, sizeMb: number): Promise<{ image: string; t
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(file, { highWaterMark: 4 * MiB })) hash.update(chunk as Buffer);
   return { image, tree, sha256: hash.digest('hex') };
+}
+
+/** SHA-256 of bytes [a, z] of the fixture's file. */
+function rangeSha(tree: string, a: number, z: number): string {
+  const buf = Buffer.allocUnsafe(z - a + 1);
+  const fd = openSync(join(tree, FILE), 'r');
+  try {
+    readSync(fd, buf, 0, buf.length, a);
+  } finally {
+    closeSync(fd);
+  }
+  return createHash('sha256').update(buf).digest('hex');
 }
 
 async function freePort(): Promise<number> {
