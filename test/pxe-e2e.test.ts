@@ -211,6 +211,35 @@ describe('PXE end to end with overnight\'s DHCP, TFTP and HTTP servers', { skip,
     assert.match(leases, new RegExp(uefi));
   });
 
+  it('a file missing on the server: the script says which one on screen, retries, and boots once it is there', async () => {
+    const dir = join(tmp.dir, 'retry');
+    const site = await startSite(dir, '10.94.0', { mode: 'full', pool: { start: '10.94.0.100', end: '10.94.0.150', netmask: '255.255.255.0' }, probeMs: 1000 }, false);
+    const mac = '52:54:00:94:00:01';
+    try {
+      await publish(site, 'bios', mac);
+      const file = join(site.www, 'm', mac.replaceAll(':', '-'), 'unattend.xml');
+      const data = await readFile(file);
+      const { rm } = await import('node:fs/promises');
+      await rm(file);
+      const guest = await startGuest(site.lab, { firmware: 'bios', nic: 'virtio', mac });
+      try {
+        await waitForSerial(guest, /overnight: retrying in 2 seconds/, BOOT_TIMEOUT);
+        // The console wraps at 80 columns: compare without line breaks.
+        const screen = guest.log().replace(/\r?\n/g, '');
+        const url = `http://${site.server}:${HTTP_PORT}/files/m/${mac.replaceAll(':', '-')}/unattend.xml`;
+        assert.ok(screen.includes(`overnight: could not load ${url} (attempt 1 of 3)`), screen.slice(-2000));
+        await writeFile(file, data);
+        const { match } = await waitForSerial(guest, CHECK_LINE, BOOT_TIMEOUT);
+        assert.equal(match[0].trim(), `OVERNIGHT-CHECK OK mac=${mac} files=2`);
+      } finally {
+        await guest.stop();
+      }
+      assert.ok(site.events.some((e) => e.type === 'http.served' && e['status'] === 404 && String(e['path']).endsWith('/unattend.xml')), 'the failed fetch was logged as a 404');
+    } finally {
+      await site.stop();
+    }
+  });
+
   it('full DHCP: BIOS chainloads undionly.kpxe over TFTP, then boots its script', async () => {
     const dir = join(tmp.dir, 'full');
     const site = await startSite(dir, '10.93.0', { mode: 'full', chainloadIpxe: true, pool: { start: '10.93.0.100', end: '10.93.0.150', netmask: '255.255.255.0' }, leasesFile: join(tmp.dir, 'leases.sqlite'), probeMs: 1000 }, false);
