@@ -433,6 +433,23 @@ describe('TFTP server: protocol behaviour (raw packets)', () => {
     }
   });
 
+  test('bound to 0.0.0.0: replies come from the address the request was sent to, transfers from a new port', async () => {
+    const s = await serve({ address: '0.0.0.0' });
+    const raw = await RawClient.open();
+    try {
+      const got = await rawGet(raw, s.server.port, 'odd.bin', { blksize: 1468, windowsize: 8 });
+      assert.equal(sha256(got.data), sha256(files.get('odd.bin')!));
+      await raw.send(encodeRequest('RRQ', 'one-512.bin'), s.server.port);
+      const r = await raw.next();
+      assert.equal(r.address, '127.0.0.1');
+      assert.notEqual(r.port, s.server.port, 'a transfer has its own TID');
+      await raw.ack(1, r.port);
+      await raw.ack(2, r.port);
+    } finally {
+      raw.close();
+    }
+  });
+
   test('the server closes cleanly with transfers in progress', async () => {
     const s = await serve();
     const raw = await RawClient.open();

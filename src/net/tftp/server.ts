@@ -8,7 +8,18 @@
 //   4-byte DATA header), double buffered: the next chunk is read while the current one is sent.
 // - Windows (RFC 7440) are sent in a tight loop; an ACK of block n slides the window to n+1, a
 //   duplicate ACK is ignored (Sorcerer's Apprentice), lost packets are recovered by one timer per
-//   session, with an RTT-based timeout, exponential backoff and a retry cap.
+//   session, with an RTT-based timeout, exponential backoff and a retry cap. A client's timeout
+//   option (RFC 2349) is granted and caps that timeout; on a fast link the server retransmits
+//   sooner, which costs at most one window and recovers losses much faster.
+// - Block numbers wrap from 65535 to 0 (what curl, busybox, atftp, iPXE and EDK2 expect), so files
+//   of any size can be sent at any block size.
+// - Mode netascii is served as octet: PXE clients only fetch binaries, and a CRLF conversion would
+//   make the tsize in the OACK disagree with the bytes sent.
+// - EDK2 (UEFI PXE) first sends an RRQ with tsize=0 only to learn the size, then ends it with
+//   ERROR 8 (or 0) right after the OACK, and asks again. That ends the session quietly: a
+//   tftp.error event whose reason starts with 'tsize probe:', no ERROR back to the client.
+// - Names: backslashes are separators, '..' is refused, symlinks must resolve inside the root,
+//   only regular files are served (see paths.ts). WRQ is refused: the server is read-only.
 import dgram from 'node:dgram';
 import { realpath } from 'node:fs/promises';
 import { isIPv6 } from 'node:net';
@@ -59,7 +70,8 @@ export interface TftpServerOptions {
   readonly maxBlksize?: number;
   /** Largest window granted (default 512; also capped to one read chunk). */
   readonly maxWindowsize?: number;
-  /** Socket buffer sizes for transfer sockets (default 4 MiB; the kernel may clamp it). */
+  /** Socket buffer sizes for transfer sockets (default 4 MiB, so that a whole window fits; the
+   * kernel clamps it to net.core.[rw]mem_max; 0 leaves the kernel default). */
   readonly socketBufferBytes?: number;
 }
 
@@ -311,7 +323,7 @@ class Session {
     this.#ceiling = req.timeout !== undefined ? req.timeout * 1000 : ctx.retransmit.initialMs;
     this.#rto = this.#backoff = this.#ceiling;
 
-    const sock = dgram.createSocket({ type: ctx.type, recvBufferSize: ctx.socketBufferBytes, sendBufferSize: ctx.socketBufferBytes });
+    const sock = ctx.socketBufferBytes > 0 ? dgram.createSocket({ type: ctx.type, recvBufferSize: ctx.socketBufferBytes, sendBufferSize: ctx.socketBufferBytes }) : dgram.createSocket({ type: ctx.type });
     this.#socket = sock;
     sock.on('error', (e: NodeJS.ErrnoException) => {
       // ICMP port unreachable: the client is gone. Anything else (a send refused by a local
