@@ -143,8 +143,14 @@ async function fetchKernel(): Promise<StandinKernel> {
     for (const m of STANDIN_MODULES) await visit(m);
     await writeFile(join(staging, 'modules', 'order'), order.join('\n') + '\n');
 
-    await rm(dest, { recursive: true, force: true });
-    await rename(staging, dest);
+    // Another test process may have finished the same download first: keep a complete copy.
+    const complete = existsSync(join(dest, 'vmlinuz')) && existsSync(join(dest, 'modules', 'order'));
+    if (!complete) {
+      await rm(dest, { recursive: true, force: true });
+      await rename(staging, dest).catch(async (e: unknown) => {
+        if (!(existsSync(join(dest, 'vmlinuz')) && existsSync(join(dest, 'modules', 'order')))) throw e;
+      });
+    }
     const info: StandinKernel = { vmlinuz: join(dest, 'vmlinuz'), release, pkg, modulesDir: join(dest, 'modules') };
     await writeFile(`${infoFile}.${process.pid}`, JSON.stringify(info, null, 2));
     await rename(`${infoFile}.${process.pid}`, infoFile);
