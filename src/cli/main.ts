@@ -3,9 +3,11 @@ import { Command, CommanderError } from 'commander';
 import { AnswerError } from '../answer/errors.ts';
 import { LoaderError } from '../boot/loaders.ts';
 import { MediaError } from '../media/errors.ts';
+import { NetError } from '../net/errors.ts';
 import { answerCommand } from './answer.ts';
 import { loadersCommand } from './loaders.ts';
 import { mediaCommand, type Io } from './media.ts';
+import { pxeCommand } from './pxe.ts';
 
 const VERSION = '0.1.0';
 
@@ -20,12 +22,13 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
     program.addCommand(group);
     for (const c of group.commands) c.exitOverride();
   }
+  program.addCommand(pxeCommand(io).exitOverride());
   try {
     await program.parseAsync(argv, { from: 'user' });
     return io.exitCode ?? 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
-    if (e instanceof MediaError || e instanceof AnswerError || e instanceof LoaderError) {
+    if (e instanceof MediaError || e instanceof AnswerError || e instanceof LoaderError || e instanceof NetError) {
       io.err(`overnight: ${e.message} [${e.code}]`);
       return 2;
     }
