@@ -59,6 +59,8 @@ const IPXE = 'text/plain; charset=utf-8';
 /** Per-request bookkeeping for the http.served event. */
 interface Exchange {
   readonly start: number;
+  /** Taken when the request arrives: a closed socket no longer knows its peer. */
+  readonly client: string;
   readonly path: string;
   bytes: number;
   mac?: string | undefined;
@@ -160,7 +162,7 @@ export async function startHttpServer(options: HttpServerOptions = {}): Promise<
     const raw = req.url ?? '';
     const q = raw.indexOf('?');
     const rawPath = q < 0 ? raw : raw.slice(0, q);
-    const info: HttpRequestInfo = { path: rawPath, query: new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)), remote: remoteOf(req.socket) };
+    const info: HttpRequestInfo = { path: rawPath, query: new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)), remote: x.client };
     if (!rawPath.startsWith('/')) throw new HttpError(400, 'request target must be a path', { target: raw.slice(0, 200) });
     if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'only GET and HEAD are served', { method: req.method });
     const top = /^\/([^/]+)\/?(.*)$/s.exec(rawPath);
@@ -206,12 +208,12 @@ export async function startHttpServer(options: HttpServerOptions = {}): Promise<
     { keepAlive: true, maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: options.headersTimeoutMs ?? 20_000, requestTimeout: options.requestTimeoutMs ?? 60_000, noDelay: true },
     (req, res) => {
       counters.requests++;
-      const x: Exchange = { start: performance.now(), path: (req.url ?? '').slice(0, 2048), bytes: 0 };
+      const x: Exchange = { start: performance.now(), client: remoteOf(req.socket), path: (req.url ?? '').slice(0, 2048), bytes: 0 };
       res.once('close', () => {
         counters.bytes += x.bytes;
         const event = {
           time: new Date(),
-          client: remoteOf(req.socket),
+          client: x.client,
           method: req.method ?? '',
           path: x.path,
           status: res.statusCode,
