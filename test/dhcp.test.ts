@@ -157,15 +157,45 @@ describe('DHCP codec', () => {
   });
 
   it('parses every captured client packet, and classifies it', async () => {
-    const all = await fixtures();
+    const all = (await fixtures()).filter((f) => !f.name.startsWith('dnsmasq-'));
+    assert.ok(all.length >= 10, 'captured client packets are present');
     for (const f of all) {
       const m = parseMessage(f.bytes);
+      assert.equal(m.op, 1, f.name);
       assert.ok(messageType(m), f.name);
+      assert.deepEqual(parseMessage(encodeMessage(m, { maxSize: 1500 })).options, m.options, `${f.name} re-encodes to the same options`);
       const kind = classify(m);
-      if (/ipxe/i.test(f.name)) assert.equal(kind.ipxe, true, f.name);
-      if (/ovmf/i.test(f.name)) assert.equal(kind.firmware, 'efi-x64', f.name);
+      if (f.name.startsWith('ipxe-')) assert.equal(kind.ipxe, true, f.name);
+      if (f.name.startsWith('ipxe-bios')) assert.equal(kind.firmware, 'bios', f.name);
+      if (f.name.startsWith('ipxe-efi') || f.name.startsWith('ovmf')) assert.equal(kind.firmware, 'efi-x64', f.name);
+      if (f.name.startsWith('ovmf')) assert.equal(kind.ipxe, false, f.name);
       if (/udhcpc|dhclient/.test(f.name)) assert.equal(kind.netboot, false, f.name);
     }
+  });
+
+  it('answers each captured request as dnsmasq\'s ProxyDHCP did: same xid, no address, PXEClient, option 97 echoed', async () => {
+    const all = await fixtures();
+    const requests = all.filter((f) => !f.name.startsWith('dnsmasq-')).map((f) => ({ name: f.name, m: parseMessage(f.bytes) }));
+    const references = all.filter((f) => f.name.startsWith('dnsmasq-proxy-'));
+    assert.ok(references.length >= 2);
+    let compared = 0;
+    for (const ref of references) {
+      const theirs = parseMessage(ref.bytes);
+      const req = requests.find((r) => r.m.xid === theirs.xid && (ref.name.includes('4011') ? r.name.includes('4011') : !r.name.includes('4011')));
+      if (!req) continue;
+      const port = ref.name.includes('4011') ? 4011 : 67;
+      const ours = respond(req.m, { ...proxy(port), serverIp: theirs.siaddr !== '0.0.0.0' ? theirs.siaddr : '10.0.0.1' }).reply;
+      assert.ok(ours, `${req.name}: overnight answers what dnsmasq answered (${ref.name})`);
+      assert.equal(messageType(ours), messageType(theirs), ref.name);
+      assert.equal(ours.xid, theirs.xid);
+      assert.equal(ours.yiaddr, '0.0.0.0');
+      assert.equal(theirs.yiaddr, '0.0.0.0');
+      assert.equal(ours.options.get(Opt.VendorClassIdentifier)?.toString(), 'PXEClient');
+      assert.deepEqual(ours.options.get(Opt.ClientMachineIdentifier), theirs.options.get(Opt.ClientMachineIdentifier), `${ref.name}: option 97`);
+      assert.ok(ours.siaddr !== '0.0.0.0' && ours.options.has(Opt.ServerIdentifier));
+      compared++;
+    }
+    assert.ok(compared >= 1, "no reference reply matched a captured request");
   });
 });
 
