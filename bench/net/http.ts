@@ -74,6 +74,10 @@ async function main(): Promise<number> {
   // nginx's workers drop root for an unprivileged user, who must be able to reach the files.
   await chmod(work, 0o755);
   const children: ChildProcess[] = [];
+  // Servers are ended however this process ends (Ctrl-C, a closed pipe on stderr, a crash).
+  process.once('exit', () => children.forEach((c) => c.exitCode === null && c.kill('SIGTERM')));
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => process.exit(130));
+  process.stderr.on('error', () => process.exit(2));
   scriptDir = work;
   try {
     const { image, tree, sha256 } = await fixture(work, sizeMb);
