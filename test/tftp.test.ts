@@ -255,6 +255,7 @@ describe('TFTP server: path safety', () => {
     assert.match(await refusedRaw('no-such-file', ErrorCode.FILE_NOT_FOUND), /not found/);
     assert.match(await refusedRaw('one-512.bin/x', ErrorCode.FILE_NOT_FOUND), /not found/);
     assert.match(await refusedRaw('ctl\x01name', ErrorCode.ACCESS_VIOLATION), /control character/);
+    assert.match(await refusedRaw(`${'a'.repeat(300)}/${'b'.repeat(5000)}`, ErrorCode.ACCESS_VIOLATION), /ENAMETOOLONG/);
     // A NUL inside the name ends it: what follows is read as the mode, which is not one.
     const nul = Buffer.concat([Buffer.from([0, 1]), Buffer.from('one-512.bin\0../outside.txt\0octet\0', 'latin1')]);
     assert.match(await refusedRaw(nul, ErrorCode.ILLEGAL_OPERATION), /unknown transfer mode/);
@@ -447,6 +448,60 @@ describe('TFTP server: protocol behaviour (raw packets)', () => {
       await raw.ack(2, r.port);
     } finally {
       raw.close();
+    }
+  });
+
+  test('random and mutated packets to the server port and to a transfer port: no crash, service goes on', async () => {
+    const s = await serve({ retransmit: { initialMs: 5000 } });
+    const raw = await RawClient.open();
+    const junk = await RawClient.open();
+    try {
+      await raw.send(encodeRequest('RRQ', 'odd.bin', 'octet', { blksize: 1468 }), s.server.port);
+      const oack = await raw.next();
+      let x = 12345;
+      const rnd = () => ((x = (x * 1103515245 + 12345) >>> 0) >>> 8) & 0xff;
+      for (let i = 0; i < 3000; i++) {
+        const len = rnd() % 64;
+        const buf = Buffer.alloc(len);
+        for (let j = 0; j < len; j++) buf[j] = rnd();
+        if (len >= 2 && i % 2) buf[0] = 0, buf[1] = 1 + (rnd() % 6);
+        if (len >= 2 && i % 4 === 1) buf[1] = 5; // ERROR-shaped: never answered
+        // Junk to the transfer port comes from another address:port, which a connected socket never sees.
+        await junk.send(buf, i % 3 ? s.server.port : oack.port);
+      }
+      await raw.collect(100);
+      await junk.collect(100);
+      // Junk from the transfer's own peer (bad opcodes, truncated ACKs) is ignored by the session.
+      for (let i = 0; i < 500; i++) {
+        const buf = Buffer.alloc(i % 4);
+        for (let j = 0; j < buf.length; j++) buf[j] = rnd();
+        if (buf.length >= 2) buf[1] = 7 + (rnd() % 200);
+        if (i % 5 === 0) buf.set([0, 4, 0].slice(0, buf.length));
+        await raw.send(buf, oack.port);
+      }
+      await raw.collect(100);
+      await raw.ack(0, oack.port);
+      const chunks: Buffer[] = [];
+      for (let block = 1; ; block++) {
+        const d = await raw.next();
+        assert.ok(d.packet.op === 'DATA' && d.packet.block === block, JSON.stringify(d.packet.op));
+        if (d.packet.op !== 'DATA') break;
+        chunks.push(Buffer.from(d.packet.data));
+        await raw.ack(block, oack.port);
+        if (d.packet.data.length < 1468) break;
+      }
+      assert.equal(sha256(Buffer.concat(chunks)), sha256(files.get('odd.bin')!));
+      // And a new client is served.
+      const fresh = await RawClient.open();
+      try {
+        const got = await rawGet(fresh, s.server.port, 'multi-1468.bin', { blksize: 1468, windowsize: 8 });
+        assert.equal(sha256(got.data), sha256(files.get('multi-1468.bin')!));
+      } finally {
+        fresh.close();
+      }
+    } finally {
+      raw.close();
+      junk.close();
     }
   });
 

@@ -83,7 +83,7 @@ export async function openRequested(name: string, realRoot: string, mounts: read
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') throw new TftpError('E_NOT_FOUND', 'file not found', { file: name }, ErrorCode.FILE_NOT_FOUND);
-    if (code === 'EACCES' || code === 'ELOOP') throw refuse(`cannot resolve file name (${code})`, name);
+    if (code === 'EACCES' || code === 'ELOOP' || code === 'ENAMETOOLONG') throw refuse(`cannot resolve file name (${code})`, name);
     throw e;
   }
   // realpath resolved every symlink: a link inside the root that points out of it ends here.

@@ -297,10 +297,13 @@ class Session {
     try {
       source = await openRequested(this.#file, ctx.realRoot, ctx.mounts);
     } catch (e) {
-      if (!isTftpError(e)) throw e;
+      // Refusals (TftpError) say why; other failures (EIO, ENAMETOOLONG, a media read error)
+      // still get an answer rather than silence.
+      const code = isTftpError(e) ? e.tftpCode : ErrorCode.NOT_DEFINED;
+      const reason = isTftpError(e) ? e.message : `cannot open file: ${(e as Error).message}`;
       this.#finish();
-      ctx.emit(event('tftp.error', this.#key, this.#file, { reason: e.message }));
-      listener.send(encodeError(e.tftpCode, e.message), this.#rinfo.port, this.#rinfo.address, () => {});
+      ctx.emit(event('tftp.error', this.#key, this.#file, { reason }));
+      listener.send(encodeError(code, reason), this.#rinfo.port, this.#rinfo.address, () => {});
       return;
     }
     if (this.#closed) {
