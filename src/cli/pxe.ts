@@ -195,6 +195,6 @@ export function describe(e: NetEvent): string {
       return `${t} ${e.type.padEnd(11)} ${e.client} ${e.file}: ${e.reason ?? ''}`;
     case 'http.served':
     case 'http.error':
-      return `${t} ${e.type.padEnd(11)} ${e.client} ${e.method} ${e.path} ${e.status} ${e.bytes} bytes in ${Math.round(e.durationMs)} ms${e.aborted ? ' (client went away)' : ''}`;
+      return `${t} ${e.type.padEnd(11)} ${e.client} ${e.method} ${e.path} ${e.status} ${e.bytes} bytes in ${Math.round(e.durationMs)} ms${e.aborted ? ' (client went away)' : ''}${e.reason ? `: ${e.reason}` : ''}`;
   }
 }

@@ -60,6 +60,8 @@ export interface HttpEvent {
   readonly range?: string | undefined;
   /** Whether the client went away before the body was complete. */
   readonly aborted?: boolean | undefined;
+  /** What went wrong (http.error). */
+  readonly reason?: string | undefined;
 }
 
 export type EventSink = (event: NetEvent) => void;

@@ -224,7 +224,7 @@ export async function startHttpServer(options: HttpServerOptions = {}): Promise<
           aborted: !res.writableFinished,
         };
         emit({ type: 'http.served', ...event });
-        if (x.failure) emit({ type: 'http.error', ...event, reason: x.failure } as Parameters<EventSink>[0]);
+        if (x.failure) emit({ type: 'http.error', ...event, reason: x.failure });
       });
       handle(req, res, x).catch((e: unknown) => {
         const status = e instanceof HttpError ? e.status : 500;
@@ -249,7 +249,7 @@ export async function startHttpServer(options: HttpServerOptions = {}): Promise<
       return;
     }
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    emit({ type: 'http.error', time: new Date(), client: remoteOf(socket), method: '', path: '', status, bytes: 0, durationMs: 0, reason: err.message } as Parameters<EventSink>[0]);
+    emit({ type: 'http.error', time: new Date(), client: remoteOf(socket), method: '', path: '', status, bytes: 0, durationMs: 0, reason: err.message });
     socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     socket.destroySoon();
   });
