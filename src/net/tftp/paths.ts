@@ -2,7 +2,7 @@
 // a file inside install media mounted at a prefix. Everything is checked by whole path
 // components, never by string prefix, so '/srv/tftp2' is not inside '/srv/tftp'.
 import { constants, type Stats } from 'node:fs';
-import { type FileHandle, lstat, open, realpath } from 'node:fs/promises';
+import { type FileHandle, lstat, open, readlink, realpath } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import type { MediaFS } from '../../media/types.ts';
 import { ErrorCode, TftpError } from './codec.ts';
@@ -106,6 +106,10 @@ export async function openRequested(name: string, realRoot: string, mounts: read
   try {
     fst = await fh.stat();
     if (!fst.isFile() || fst.ino !== st.ino || fst.dev !== st.dev) throw refuse('file changed while it was opened', name);
+    // A folder on the way could have been swapped for a symlink between realpath and open: ask
+    // the kernel where the open file really is (Linux; elsewhere the checks above stand).
+    const opened = await readlink(`/proc/self/fd/${fh.fd}`).catch(() => undefined);
+    if (opened !== undefined && !isInside(realRoot, opened)) throw refuse('file name resolves outside the TFTP root (changed while opening)', name);
   } catch (e) {
     await fh.close();
     throw e;
