@@ -17,7 +17,7 @@ import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Lab, canUseNetns, readPcap, startCapture, udpDatagrams, waitForOutput, type Capture, type LabHost, type UdpDatagram } from './helpers/netns.ts';
-import { type Guest, type GuestOptions, haveQemu, startGuest, waitForSerial } from './helpers/qemu.ts';
+import { type Guest, type GuestOptions, haveQemu, startGuest, startRouterAdvertiser, waitForSerial } from './helpers/qemu.ts';
 import { CHECK_LINE, buildCheckInitramfs, checkScript, manifestArchiveFor, manifestFor, standinKernel, type InjectedFile } from './helpers/standin.ts';
 import { tempDir } from './helpers/tools.ts';
 
@@ -26,6 +26,7 @@ const SUBNET = '10.91.0';
 const SERVER = `${SUBNET}.1`;
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'dhcp');
 const CAPTURE = process.env['OVERNIGHT_CAPTURE_FIXTURES'] === '1';
+const HOW = 'captured with tcpdump on the lab bridge by test/lab-harness.test.ts (OVERNIGHT_CAPTURE_FIXTURES=1)';
 
 const skip = await (async (): Promise<string | false> => {
   if (process.getuid?.() !== 0) return 'needs root (network namespaces, tap devices)';
@@ -97,6 +98,8 @@ async function serve(dir: string, mode: DnsmasqMode = 'full'): Promise<Served> {
   const lab = await Lab.create('pxe');
   try {
     const server = await lab.addHost('srv', `${SERVER}/24`);
+    // Without an IPv6 router advertisement iPXE waits ~13 s more at "Configuring"; see qemu.ts.
+    if (process.env['OVERNIGHT_LAB_NO_RA'] !== '1') await startRouterAdvertiser(lab, server);
     const www = join(dir, 'www');
     await mkdir(join(dir, 'tftp'), { recursive: true });
     await mkdir(www, { recursive: true });
@@ -256,7 +259,7 @@ async function saveFixtures(packets: readonly { label: string; m: Dhcp }[], sour
     seen.add(label);
     const hex = m.d.payload.toString('hex').match(/.{1,64}/g)!.join('\n');
     const where = `${m.d.srcIp}:${m.d.srcPort} -> ${m.d.dstIp}:${m.d.dstPort}`;
-    await writeFile(join(FIXTURES, `${label}.hex`), `# source: ${source}; ${where}; UDP payload, ${m.d.payload.length} bytes\n${hex}\n`);
+    await writeFile(join(FIXTURES, `${label}.hex`), `# source: ${source}; ${where}; UDP payload, ${m.d.payload.length} bytes; ${HOW}\n${hex}\n`);
   }
 }
 
