@@ -16,7 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import { bootScript } from '../src/boot/ipxe.ts';
 import { parseMessage, messageType } from '../src/net/dhcp/codec.ts';
 import { Lab, canUseNetns, readPcap, startCapture, udpDatagrams, waitForOutput, type LabHost } from './helpers/netns.ts';
-import { haveQemu, startGuest, waitForSerial, type GuestOptions } from './helpers/qemu.ts';
+import { haveQemu, startGuest, startRouterAdvertiser, waitForSerial, type GuestOptions } from './helpers/qemu.ts';
 import { CHECK_LINE, buildCheckInitramfs, manifestArchiveFor, manifestFor, standinKernel, type InjectedFile } from './helpers/standin.ts';
 import { tempDir } from './helpers/tools.ts';
 
@@ -96,6 +96,9 @@ async function startSite(tmp: string, subnet: string, dhcp: Record<string, unkno
     await copyFile(await standinKernel(), join(www, 'vmlinuz'));
     await buildCheckInitramfs(www);
     const capture = await startCapture(lab, lab.switchNs, 'br0', join(tmp, 'dhcp.pcap'));
+    // IPv6 router advertisements from a host of their own: without a router, Debian's iPXE waits
+    // ~13 s for one after DHCPv4 (a lab artifact, not part of what is tested).
+    await startRouterAdvertiser(lab, await lab.addHost('ra', undefined), 'fd00:9a::');
     if (withSiteDhcp) {
       const site = await lab.addHost('site', `${subnet}.2/24`);
       const dnsmasq = lab.spawn(site.ns, 'dnsmasq', ['--keep-in-foreground', '--no-daemon', '--port=0', '--bind-interfaces', '--interface=eth0', '--user=root', `--dhcp-range=${subnet}.100,${subnet}.199,1h`, `--dhcp-leasefile=${join(tmp, 'site.leases')}`]);
