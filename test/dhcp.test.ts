@@ -22,7 +22,7 @@ import { LeasePool } from '../src/net/dhcp/leases.ts';
 import { classify } from '../src/net/dhcp/pxe.ts';
 import { type RespondContext, respond } from '../src/net/dhcp/respond.ts';
 import { Lab, canUseNetns, readPcap, startCapture, udpDatagrams, waitForOutput } from './helpers/netns.ts';
-import { tempDir } from './helpers/tools.ts';
+import { run, tempDir } from './helpers/tools.ts';
 
 const MAC = Buffer.from([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
 const policy = ipxePolicy({ httpPort: 8080 });
@@ -346,6 +346,49 @@ describe('DHCP server with real clients (network namespaces)', { concurrency: fa
     child.stdout!.on('data', (b: Buffer) => (events += b.toString()));
     return { child, events: () => events.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
   };
+
+  it('serves only the chosen interface, with that interface\'s address; several candidates and none chosen is refused', { skip: !root && 'needs root for network namespaces' }, async () => {
+    const lab3 = await Lab.create('ifc');
+    try {
+      const srv = await lab3.addHost('srv', '10.84.0.1/24');
+      const cli = await lab3.addHost('cli', undefined);
+      // A second segment: a veth pair straight from the server's eth1 to another namespace.
+      const other = await lab3.addHost('oth', undefined);
+      await run('ip', ['link', 'add', 'eth1', 'netns', srv.ns, 'type', 'veth', 'peer', 'name', 'eth1', 'netns', other.ns]);
+      await lab3.exec(srv.ns, 'ip', ['addr', 'add', '10.84.1.1/24', 'dev', 'eth1']);
+      await lab3.exec(srv.ns, 'ip', ['link', 'set', 'eth1', 'up']);
+      await lab3.exec(other.ns, 'ip', ['link', 'set', 'eth1', 'up']);
+      const script = join(tmp.dir, 'udhcpc-ifc.sh');
+      await writeFile(script, '#!/bin/sh\n[ "$1" = bound ] && echo "BOUND siaddr=$siaddr boot_file=$boot_file"\nexit 0\n');
+      await chmod(script, 0o755);
+      const pxe = (ns: string, ifname: string) =>
+        lab3.exec(ns, 'busybox', ['udhcpc', '-i', ifname, '-n', '-q', '-t', '2', '-T', '1', '-s', script, '-V', 'PXEClient:Arch:00000:UNDI:002001', '-x', '0x5d:0000']).then(
+          (r) => r.stdout,
+          (e: Error) => `no lease: ${e.message.split('\n')[0]}`,
+        );
+      const ambiguous = lab3.spawn(srv.ns, NODE, [SERVER, JSON.stringify({ dhcp: { mode: 'proxy' } })]);
+      const refused = await waitForOutput(ambiguous, /"error"/, 20_000);
+      assert.match(refused, /E_AMBIGUOUS_INTERFACE/);
+      assert.match(refused, /eth0 \(10\.84\.0\.1\/24\), eth1 \(10\.84\.1\.1\/24\); choose one with --interface/);
+
+      for (const [ifname, address] of [['eth0', '10.84.0.1'], ['eth1', '10.84.1.1']] as const) {
+        const child = lab3.spawn(srv.ns, NODE, [SERVER, JSON.stringify({ dhcp: { mode: 'proxy', interface: ifname, httpPort: 8080 } })]);
+        await waitForOutput(child, /"ready":true/, 20_000);
+        const onBridge = await pxe(cli.ns, 'eth0');
+        const onOther = await pxe(other.ns, 'eth1');
+        if (ifname === 'eth0') {
+          assert.match(onBridge, new RegExp(`BOUND siaddr=${address.replaceAll('.', '\\.')} boot_file=undionly\\.kpxe`));
+          assert.match(onOther, /no lease/);
+        } else {
+          assert.match(onOther, new RegExp(`BOUND siaddr=${address.replaceAll('.', '\\.')} boot_file=undionly\\.kpxe`));
+          assert.match(onBridge, /no lease/);
+        }
+        await lab3.stop(child);
+      }
+    } finally {
+      await lab3.destroy();
+    }
+  });
 
   it('full mode: udhcpc and dhclient get addresses, a reservation holds, leases survive a restart', { skip: !root && 'needs root for network namespaces' }, async () => {
     const srv = await lab.addHost('fsrv', '10.81.0.1/24');
