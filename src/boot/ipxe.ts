@@ -88,8 +88,3 @@ export function bootScript(s: IpxeBootScript): string {
   );
   return lines.join('\n');
 }
-
-/** A script that only explains why this machine is not booted (shown by iPXE, then it exits). */
-export function messageScript(message: string, waitSeconds = 30): string {
-  return ['#!ipxe', ...message.split('\n').map((l) => `echo overnight: ${say(l)}`), `sleep ${waitSeconds}`, 'exit 1', ''].join('\n');
-}
