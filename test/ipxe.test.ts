@@ -45,5 +45,4 @@ describe('iPXE scripts', () => {
     }
     assert.throws(() => bootScript({ ...base, kernel: { url: 'http://10.0.0.1/${net0/mac}' } }), /kernel URL/);
   });
-
 });
