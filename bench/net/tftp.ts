@@ -3,6 +3,12 @@
 //
 //   node bench/net/tftp.ts [--size-mb 300] [--rounds 5] [--windows 1,16,64] [--blksize 1468]
 //                          [--parallel 20] [--parallel-size-mb 50] [--parallel-window 16]
+//                          [--small-kb 1024] [--small-rounds 30] [--servers overnight,overnight-main,atftpd,dnsmasq]
+//
+// 'overnight' runs transfers on worker threads (the default); 'overnight-main' is the same server
+// with OVERNIGHT_TFTP_WORKERS=0 (every transfer on the main thread through dgram). The small-file
+// rows time a whole atftp fetch of a small loader (process start included: compare, do not read
+// absolute figures), windowsize 1 as PXE ROMs do.
 //
 // Topology, the same for every server: each server runs in a network namespace of its own (a
 // Lab host; dnsmasq can only serve TFTP on port 69), bound to 127.0.0.1:69, and the client runs
@@ -31,6 +37,9 @@ const { values } = parseArgs({
     parallel: { type: 'string', default: '20' },
     'parallel-size-mb': { type: 'string', default: '50' },
     'parallel-window': { type: 'string', default: '16' },
+    'small-kb': { type: 'string', default: '1024' },
+    'small-rounds': { type: 'string', default: '30' },
+    servers: { type: 'string', default: 'overnight,overnight-main,atftpd,dnsmasq' },
   },
 });
 const MB = 1_000_000;
@@ -42,8 +51,10 @@ const blksize = Number(values.blksize);
 const parallel = Number(values.parallel);
 const parWindow = Number(values['parallel-window']);
 
-type ServerName = 'overnight' | 'atftpd' | 'dnsmasq';
-const SERVERS: ServerName[] = ['overnight', 'atftpd', 'dnsmasq'];
+type ServerName = 'overnight' | 'overnight-main' | 'atftpd' | 'dnsmasq';
+const SERVERS = values.servers.split(',') as ServerName[];
+const smallSize = Number(values['small-kb']) * 1024;
+const smallRounds = Number(values['small-rounds']);
 
 async function makeFile(path: string, bytes: number, seed: number): Promise<string> {
   const fh = await open(path, 'w');
@@ -85,25 +96,30 @@ try {
   const hashes = {
     'big.bin': await makeFile(join(root, 'big.bin'), size, 1),
     'par.bin': await makeFile(join(root, 'par.bin'), parSize, 2),
+    'small.bin': await makeFile(join(root, 'small.bin'), smallSize, 3),
   };
 
   // One namespace per server, client alongside on loopback.
   const ns = new Map<ServerName, string>();
-  for (const name of SERVERS) ns.set(name, (await lab.addHost(name.slice(0, 4), undefined)).ns);
+  for (const [i, name] of SERVERS.entries()) ns.set(name, (await lab.addHost(`${name.slice(0, 4)}${i}`, undefined)).ns);
   const helper = join(import.meta.dirname, '..', '..', 'test', 'helpers', 'tftp-server.ts');
-  const ovn = lab.spawn(ns.get('overnight')!, process.execPath, [helper, '--root', root, '--address', '127.0.0.1', '--port', '69', '--max-per-client', String(parallel * 2)]);
-  await waitForOutput(ovn, /PORT 69/, 15000);
-  lab.spawn(ns.get('atftpd')!, 'atftpd', ['--daemon', '--no-fork', '--port', '69', '--bind-address', '127.0.0.1', '--user', 'root', '--group', 'root', '--logfile', '/dev/null', '--maxthread', '200', root]);
-  lab.spawn(ns.get('dnsmasq')!, 'dnsmasq', [
+  for (const name of ['overnight', 'overnight-main'] as const) {
+    if (!ns.has(name)) continue;
+    const env = { ...process.env, OVERNIGHT_TFTP_WORKERS: name === 'overnight-main' ? '0' : '' };
+    const ovn = lab.spawn(ns.get(name)!, process.execPath, [helper, '--root', root, '--address', '127.0.0.1', '--port', '69', '--max-per-client', String(parallel * 2)], { env });
+    await waitForOutput(ovn, /PORT 69/, 15000);
+  }
+  if (ns.has('atftpd')) lab.spawn(ns.get('atftpd')!, 'atftpd', ['--daemon', '--no-fork', '--port', '69', '--bind-address', '127.0.0.1', '--user', 'root', '--group', 'root', '--logfile', '/dev/null', '--maxthread', '200', root]);
+  if (ns.has('dnsmasq')) lab.spawn(ns.get('dnsmasq')!, 'dnsmasq', [
     '--keep-in-foreground', '--port=0', '--enable-tftp', `--tftp-root=${root}`, '--conf-file=/dev/null', '--user=root', '--group=root',
     '--pid-file', '--bind-interfaces', '--interface=lo', '--listen-address=127.0.0.1', '--tftp-max=200', '--log-facility=/dev/null',
   ]);
   await new Promise((r) => setTimeout(r, 1000));
 
   const verified = new Set<string>();
-  async function fetch(server: ServerName, file: 'big.bin' | 'par.bin', ws: number, out: string): Promise<void> {
+  async function fetch(server: ServerName, file: 'big.bin' | 'par.bin' | 'small.bin', ws: number, out: string): Promise<void> {
     await run('ip', ['netns', 'exec', ns.get(server)!, 'atftp', '--option', `blksize ${blksize}`, '--option', `windowsize ${ws}`, '-g', '-r', file, '-l', out, '127.0.0.1', '69']);
-    const want = file === 'big.bin' ? size : parSize;
+    const want = file === 'big.bin' ? size : file === 'par.bin' ? parSize : smallSize;
     const got = (await stat(out)).size;
     if (got !== want) throw new Error(`${server} ws${ws} ${file}: got ${got} bytes, want ${want}`);
     const key = `${server}/${ws}/${file}`;
@@ -136,6 +152,17 @@ try {
   for (const ws of windows) for (const server of SERVERS) if (server !== 'dnsmasq' || ws === 1) configs.push({ server, ws });
   // Warm-up: page cache, the servers' first-use costs, and the hash check of each pair.
   for (const c of configs) await single(c.server, c.ws);
+  // Small files: latency of one whole fetch, many rounds, interleaved.
+  const small = new Map<ServerName, number[]>();
+  for (const server of SERVERS) await fetch(server, 'small.bin', 1, join(outDir.dir, `${server}-small.out`));
+  for (let r = 0; r < smallRounds; r++) {
+    for (let i = 0; i < SERVERS.length; i++) {
+      const server = SERVERS[(i + r) % SERVERS.length]!;
+      const t0 = performance.now();
+      await fetch(server, 'small.bin', 1, join(outDir.dir, `${server}-small.out`));
+      small.set(server, [...(small.get(server) ?? []), performance.now() - t0]);
+    }
+  }
   const results = new Map<string, number[]>();
   for (let r = 0; r < rounds; r++) {
     const order = configs.map((_, i) => configs[(i + r) % configs.length]!);
@@ -158,31 +185,39 @@ try {
 
   const med = (k: string) => median(results.get(k) ?? [NaN]);
   const dns1 = med('dnsmasq/1');
+  const ovs = SERVERS.filter((x) => x.startsWith('overnight'));
+  const others = SERVERS.filter((x) => !x.startsWith('overnight'));
+  const ratios = (o: number, ref: (x: ServerName) => number) => others.map((x) => `${(o / ref(x)).toFixed(2)}×`);
   const lines = [
-    `TFTP, ${size / MB} MB file, atftp client, blksize ${blksize}, loopback in a namespace per server; median of ${rounds} rounds (MB/s = 10^6 bytes/s)`,
+    `TFTP, ${size / MB} MB file, atftp client, blksize ${blksize}, loopback in a namespace per server; median of ${rounds} rounds (MB/s = 10^6 bytes/s); ratios against dnsmasq use its ws 1 figure`,
     '',
-    '| windowsize | overnight | atftpd | dnsmasq | overnight / atftpd | overnight / dnsmasq |',
-    '|---:|---:|---:|---:|---:|---:|',
+    `| windowsize | ${SERVERS.join(' | ')} | ${ovs.flatMap((o) => others.map((x) => `${o} / ${x}`)).join(' | ')} |`,
+    `|---:|${SERVERS.map(() => '---:|').join('')}${ovs.flatMap(() => others.map(() => '---:|')).join('')}`,
   ];
   for (const ws of windows) {
-    const o = med(`overnight/${ws}`);
-    const a = med(`atftpd/${ws}`);
-    const d = ws === 1 ? dns1.toFixed(1) : 'n/a (no windowsize)';
-    lines.push(`| ${ws} | ${o.toFixed(1)} | ${a.toFixed(1)} | ${d} | ${(o / a).toFixed(2)}× | ${(o / dns1).toFixed(2)}×${ws === 1 ? '' : ' (vs dnsmasq ws 1)'} |`);
+    const cell = (x: ServerName) => (x === 'dnsmasq' && ws !== 1 ? 'n/a' : med(`${x}/${ws}`).toFixed(1));
+    const ref = (x: ServerName) => (x === 'dnsmasq' ? dns1 : med(`${x}/${ws}`));
+    lines.push(`| ${ws} | ${SERVERS.map(cell).join(' | ')} | ${ovs.flatMap((o) => ratios(med(`${o}/${ws}`), ref)).join(' | ')} |`);
   }
-  const po = median(par.get('overnight')!);
-  const pa = median(par.get('atftpd')!);
-  const pd = median(par.get('dnsmasq')!);
+  const pm = (x: ServerName) => median(par.get(x) ?? [NaN]);
+  const sm = (x: ServerName) => median(small.get(x) ?? [NaN]);
   lines.push(
     '',
     `${parallel} parallel atftp clients, ${parSize / MB} MB each, windowsize ${parWindow} (dnsmasq: 1), aggregate MB/s, median of ${rounds} rounds`,
     '',
-    '| overnight | atftpd | dnsmasq | overnight / atftpd | overnight / dnsmasq |',
-    '|---:|---:|---:|---:|---:|',
-    `| ${po.toFixed(1)} | ${pa.toFixed(1)} | ${pd.toFixed(1)} | ${(po / pa).toFixed(2)}× | ${(po / pd).toFixed(2)}× |`,
+    `| ${SERVERS.join(' | ')} | ${ovs.flatMap((o) => others.map((x) => `${o} / ${x}`)).join(' | ')} |`,
+    `|${SERVERS.map(() => '---:|').join('')}${ovs.flatMap(() => others.map(() => '---:|')).join('')}`,
+    `| ${SERVERS.map((x) => pm(x).toFixed(1)).join(' | ')} | ${ovs.flatMap((o) => ratios(pm(o), pm)).join(' | ')} |`,
+    '',
+    `Small file (${smallSize / 1024} KiB, windowsize 1): one atftp fetch, ms, median of ${smallRounds} rounds (includes starting atftp)`,
+    '',
+    `| ${SERVERS.join(' | ')} |`,
+    `|${SERVERS.map(() => '---:|').join('')}`,
+    `| ${SERVERS.map((x) => sm(x).toFixed(1)).join(' | ')} |`,
     '',
     `All runs: ${JSON.stringify(Object.fromEntries([...results].map(([k, v]) => [k, v.map((x) => Math.round(x * 10) / 10)])))}`,
     `Parallel: ${JSON.stringify(Object.fromEntries([...par].map(([k, v]) => [k, v.map((x) => Math.round(x * 10) / 10)])))}`,
+    `Small (ms): ${JSON.stringify(Object.fromEntries([...small].map(([k, v]) => [k, v.map((x) => Math.round(x * 10) / 10)])))}`,
   );
   console.log(lines.join('\n'));
 } finally {

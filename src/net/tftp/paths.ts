@@ -4,7 +4,7 @@
 import { constants, type Stats } from 'node:fs';
 import { type FileHandle, lstat, open, readlink, realpath } from 'node:fs/promises';
 import { join, sep } from 'node:path';
-import type { MediaFS } from '../../media/types.ts';
+import type { Extent, MediaFS } from '../../media/types.ts';
 import { ErrorCode, TftpError } from './codec.ts';
 
 export interface MediaMount {
@@ -21,6 +21,11 @@ export interface TransferSource {
   /** Fills `targets` back to back with the bytes starting at `position` (all of them, or throws). */
   fill(position: number, targets: readonly Uint8Array[]): Promise<void>;
   close(): Promise<void>;
+  /**
+   * A descriptor the file can be read from directly by offset, and where its bytes lie in it
+   * (for transfer worker threads). Valid until close(); absent when there is none.
+   */
+  readonly direct?: { readonly fd: number; readonly extents: readonly Extent[] } | undefined;
 }
 
 function refuse(message: string, name: string): TftpError {
@@ -121,6 +126,7 @@ function hostSource(fh: FileHandle, size: number, where: string): TransferSource
   return {
     size,
     where,
+    direct: { fd: fh.fd, extents: [{ offset: 0, length: size }] },
     async fill(position, targets) {
       // One readv per chunk straight into the block slots; loop only for short reads.
       let list = targets.filter((t) => t.length > 0);
@@ -146,9 +152,13 @@ async function openMedia(name: string, mount: MediaMount, path: string): Promise
   if (entry.type !== 'file') throw refuse(entry.type === 'directory' ? 'is a folder on the media, not a file' : 'not a regular file on the media', name);
   const fs = mount.fs;
   const where = `media:${mount.prefix}${entry.path}`;
+  // An image read from a plain file (not one inside another image): workers read it by offset.
+  const imageFd = (fs as { source?: { fd?: unknown } }).source?.fd;
+  const direct = typeof imageFd === 'number' ? { fd: imageFd, extents: await fs.extents(entry.path).catch(() => undefined) } : undefined;
   return {
     size: entry.size,
     where,
+    direct: direct?.extents ? { fd: direct.fd, extents: direct.extents } : undefined,
     async fill(position, targets) {
       let total = 0;
       for (const t of targets) total += t.length;

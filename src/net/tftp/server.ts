@@ -39,6 +39,7 @@ import {
   writeDataHeader,
 } from './codec.ts';
 import { type MediaMount, openRequested, type TransferSource } from './paths.ts';
+import { TransferPool } from './pool.ts';
 
 export interface RetransmitOptions {
   /** Timeout before the first RTT sample, and the ceiling when the client sent no timeout option. */
@@ -73,6 +74,12 @@ export interface TftpServerOptions {
   /** Socket buffer sizes for transfer sockets (default 4 MiB, so that a whole window fits; the
    * kernel clamps it to net.core.[rw]mem_max; 0 leaves the kernel default). */
   readonly socketBufferBytes?: number;
+  /**
+   * Worker threads that run the transfers (Linux, through koffi): default
+   * os.availableParallelism(), at least 2; 0 runs them on the main thread, as does the
+   * environment variable OVERNIGHT_TFTP_WORKERS=0 (which also sets the default otherwise).
+   */
+  readonly workers?: number;
 }
 
 export interface TftpServer {
@@ -113,11 +120,23 @@ interface Context {
   readonly type: 'udp4' | 'udp6';
   readonly sessions: Map<string, Session>;
   readonly perClient: Map<string, number>;
+  readonly pool: TransferPool | undefined;
 }
+
+const pools = new WeakMap<TftpServer, TransferPool>();
+
+/** For tests: whether `server` runs transfers on worker threads, and a way to make them crash. */
+export const tftpTestHooks = {
+  usesWorkers: (server: TftpServer): boolean => pools.get(server)?.available ?? false,
+  crashWorkers: (server: TftpServer): void => pools.get(server)?.crashWorkers(),
+};
 
 export async function startTftpServer(options: TftpServerOptions): Promise<TftpServer> {
   const address = options.address ?? '0.0.0.0';
   const type = isIPv6(address) ? 'udp6' : 'udp4';
+  const forcedOff = process.env['OVERNIGHT_TFTP_WORKERS'] === '0';
+  // Workers serve IPv4 only (the sockets they get are made for it); IPv6 stays in-process.
+  const pool = forcedOff || options.workers === 0 || type !== 'udp4' ? undefined : await TransferPool.create(options.workers);
   const ctx: Context = {
     realRoot: await realpath(options.root),
     mounts: options.media ?? [],
@@ -134,6 +153,7 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
     type,
     sessions: new Map(),
     perClient: new Map(),
+    pool,
   };
   const maxSessions = options.maxSessions ?? 256;
   const maxPerClient = options.maxSessionsPerClient ?? 16;
@@ -216,7 +236,7 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
   }
 
   let closed = false;
-  return {
+  const server: TftpServer = {
     address: first.address().address,
     port,
     sessions: () => ctx.sessions.size,
@@ -225,8 +245,11 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
       closed = true;
       for (const s of [...ctx.sessions.values()]) s.end('server closing');
       await Promise.all(listeners.map((l) => new Promise<void>((r) => l.close(() => r()))));
+      await pool?.close();
     },
   };
+  if (pool) pools.set(server, pool);
+  return server;
 }
 
 function event(type: TftpEvent['type'], client: string, file: string, extra: Partial<TftpEvent> = {}): TftpEvent {
@@ -243,6 +266,8 @@ class Session {
   #socket: dgram.Socket | undefined;
   #source: TransferSource | undefined;
   #closed = false;
+  /** The transfer runs on a worker thread; the pool owns its socket and closes the source. */
+  #remote = false;
   #startedAt = performance.now();
 
   // Negotiated transfer parameters.
@@ -326,6 +351,11 @@ class Session {
     this.#ceiling = req.timeout !== undefined ? req.timeout * 1000 : ctx.retransmit.initialMs;
     this.#rto = this.#backoff = this.#ceiling;
 
+    if (ctx.pool?.available && source.direct) {
+      this.#handOff(ctx.pool, listener, source, source.direct, neg);
+      return;
+    }
+
     const sock = ctx.socketBufferBytes > 0 ? dgram.createSocket({ type: ctx.type, recvBufferSize: ctx.socketBufferBytes, sendBufferSize: ctx.socketBufferBytes }) : dgram.createSocket({ type: ctx.type });
     this.#socket = sock;
     sock.on('error', (e: NodeJS.ErrnoException) => {
@@ -357,6 +387,55 @@ class Session {
     } else {
       this.#pump();
     }
+  }
+
+  /** Runs the transfer on a worker thread: the socket is made here, the worker sends and receives. */
+  #handOff(pool: TransferPool, listener: dgram.Socket, source: TransferSource, direct: NonNullable<TransferSource['direct']>, neg: Record<string, number>): void {
+    const ctx = this.#ctx;
+    let sock: number;
+    try {
+      sock = pool.openSocket(this.#localAddress, this.#rinfo.address, this.#rinfo.port, ctx.socketBufferBytes);
+    } catch (e) {
+      const reason = `cannot open a transfer socket: ${(e as Error).message}`;
+      listener.send(encodeError(ErrorCode.NOT_DEFINED, reason), this.#rinfo.port, this.#rinfo.address, () => {});
+      this.fail(reason, undefined);
+      return;
+    }
+    this.#remote = true;
+    const options = Object.keys(neg).length > 0;
+    ctx.emit(event('tftp.start', this.#key, this.#file, { options: { ...neg, tsize: this.#size } }));
+    pool.handOff(
+      sock,
+      {
+        fd: direct.fd,
+        extents: direct.extents,
+        size: this.#size,
+        blksize: this.#blksize,
+        windowsize: this.#windowsize,
+        chunkBlocks: this.#chunkBlocks,
+        oack: options ? encodeOack(neg) : undefined,
+        oackHadTsize: this.#request.options.tsize !== undefined,
+        ceilingMs: this.#ceiling,
+        minMs: ctx.retransmit.minMs,
+        maxMs: ctx.retransmit.maxMs,
+        retries: ctx.retransmit.retries,
+      },
+      () => void source.close().catch(() => {}),
+      {
+        ended: (ok, reason, bytes) => {
+          if (this.#closed) return;
+          const durationMs = performance.now() - this.#startedAt;
+          this.#finish();
+          if (ok) ctx.emit(event('tftp.done', this.#key, this.#file, { bytes, durationMs, options: { ...this.#negotiated, tsize: this.#size } }));
+          else ctx.emit(event('tftp.error', this.#key, this.#file, { reason, bytes, durationMs }));
+        },
+        died: (reason) => {
+          if (this.#closed) return;
+          this.#finish();
+          ctx.emit(event('tftp.error', this.#key, this.#file, { reason: `internal error: ${reason}`, durationMs: performance.now() - this.#startedAt }));
+        },
+      },
+    );
   }
 
   // --- file chunks -----------------------------------------------------------------------
@@ -578,6 +657,6 @@ class Session {
     const sock = this.#socket;
     // Close after the send queue drains (an ERROR may still be queued).
     if (sock) setImmediate(() => sock.close());
-    this.#source?.close().catch(() => {});
+    if (!this.#remote) this.#source?.close().catch(() => {});
   }
 }
