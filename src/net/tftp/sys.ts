@@ -9,6 +9,10 @@ export interface SocketSys {
   bind(fd: number, addr: Uint8Array, len: number): number;
   connect(fd: number, addr: Uint8Array, len: number): number;
   send(fd: number, buf: Uint8Array, len: number, flags: number): number;
+  /** `msgvec`: struct mmsghdr[] (64 bytes each on 64-bit Linux); returns how many were sent. */
+  sendmmsg(fd: number, msgvec: Uint8Array, vlen: number, flags: number): number;
+  /** The address of a buffer's first byte (stable: Buffers from allocUnsafeSlow never move). */
+  addressOf(buf: Uint8Array): number;
   recv(fd: number, buf: Uint8Array, len: number, flags: number): number;
   /** `fds`: struct pollfd[] (int fd, short events, short revents), 8 bytes each. */
   poll(fds: Uint8Array, nfds: number, timeoutMs: number): number;
@@ -60,6 +64,11 @@ export async function socketSys(): Promise<SocketSys | undefined> {
       bind: libc.func('int bind(int fd, const uint8_t *addr, uint32_t len)'),
       connect: libc.func('int connect(int fd, const uint8_t *addr, uint32_t len)'),
       send: n(libc.func('intptr_t send(int fd, const uint8_t *buf, size_t len, int flags)')),
+      sendmmsg: libc.func('int sendmmsg(int fd, uint8_t *msgvec, unsigned int vlen, int flags)'),
+      // memmove(p, p, 0) returns p: koffi hands a Buffer's own memory, so this is its address.
+      addressOf: ((memmove: (d: Uint8Array, s: Uint8Array, n: number) => unknown) => (b: Uint8Array) => Number(memmove(b, b, 0)))(
+        libc.func('uintptr_t memmove(uint8_t *dst, const uint8_t *src, size_t n)'),
+      ),
       recv: n(libc.func('intptr_t recv(int fd, uint8_t *buf, size_t len, int flags)')),
       poll: libc.func('int poll(uint8_t *fds, unsigned long nfds, int timeout)'),
       pipe2: libc.func('int pipe2(int32_t *fds, int flags)'),
