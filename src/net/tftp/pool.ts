@@ -32,6 +32,7 @@ interface Slot {
   wake: number;
   wakeRead: number;
   readonly active: Map<number, Active>;
+  ready: boolean;
   dead: boolean;
   exited: Promise<void>;
 }
@@ -73,14 +74,13 @@ export class TransferPool {
     const { port1, port2 } = new MessageChannel();
     const worker = new Worker(new URL('./worker.ts', import.meta.url), { workerData: { port: port2 }, transferList: [port2] });
     let exitResolve: () => void = () => {};
-    const slot: Slot = { worker, port: port1, wake: -1, wakeRead: -1, active: new Map(), dead: false, exited: new Promise<void>((r) => (exitResolve = r)) };
+    const slot: Slot = { worker, port: port1, wake: -1, wakeRead: -1, active: new Map(), ready: false, dead: false, exited: new Promise<void>((r) => (exitResolve = r)) };
     return new Promise<Slot>((resolve, reject) => {
-      let ready = false;
       port1.on('message', (m: FromWorker) => {
         if (m.t === 'ready') {
           slot.wake = m.wake;
           slot.wakeRead = m.wakeRead;
-          ready = true;
+          slot.ready = true;
           // From now on the listeners keep the process alive, not the workers.
           worker.unref();
           port1.unref();
@@ -106,7 +106,7 @@ export class TransferPool {
       worker.on('exit', (code) => {
         exitResolve();
         port1.close();
-        if (!ready) reject(new Error(`transfer worker exited (${code}) before it was ready`));
+        if (!slot.ready) reject(new Error(`transfer worker exited (${code}) before it was ready`));
         this.#died(slot, `transfer worker stopped (exit code ${code})`);
       });
     });
@@ -135,8 +135,9 @@ export class TransferPool {
       a.owner.died(reason);
     }
     slot.active.clear();
-    // A replacement, so that the pool keeps its size; until it is ready the others serve.
-    this.#spawn().catch(() => {});
+    // A replacement, so that the pool keeps its size; until it is ready the others serve. Not for
+    // a worker that never got ready: its replacement would fail the same way, again and again.
+    if (slot.ready) this.#spawn().catch(() => {});
   }
 
   /** Workers ready to take a transfer. */

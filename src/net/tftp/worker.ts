@@ -267,7 +267,7 @@ function main(sys: SocketSys, port: MessagePort): void {
       t.srtt = t.srtt === 0 ? sampleMs : t.srtt * 0.875 + sampleMs * 0.125;
       t.rto = Math.min(t.m.ceilingMs, Math.max(t.m.minMs, 4 * t.srtt));
     }
-    t.backoff = t.rto;
+    t.backoff = Math.max(1, t.rto); // never 0 (minMs 0 and an RTT under a millisecond): no busy loop
   };
 
   const onAck = (t: Transfer, n: number): void => {
