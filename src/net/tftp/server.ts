@@ -20,6 +20,11 @@
 //   tftp.error event whose reason starts with 'tsize probe:', no ERROR back to the client.
 // - Names: backslashes are separators, '..' is refused, symlinks must resolve inside the root,
 //   only regular files are served (see paths.ts). WRQ is refused: the server is read-only.
+// - Transfers run on worker threads (pool.ts, worker.ts; Linux with koffi): the main thread keeps
+//   the listeners, checks and opens the file, makes the transfer's connected socket, and hands
+//   both to the least-loaded worker, which runs its transfers in a blocking poll/recv/sendmmsg
+//   loop with the same protocol behaviour as Session below. Elsewhere, for IPv6, with
+//   `workers: 0` or OVERNIGHT_TFTP_WORKERS=0, Session runs the transfer here through dgram.
 import dgram from 'node:dgram';
 import { realpath } from 'node:fs/promises';
 import { isIPv6 } from 'node:net';
