@@ -8,6 +8,7 @@
 import dgram from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import { NetError } from './errors.ts';
+import { AF_INET, SO_BINDTODEVICE, SO_BROADCAST, SO_RCVBUFFORCE, SO_REUSEADDR, SOCK_CLOEXEC, SOCK_DGRAM, SOL_SOCKET, errnoName, sockaddrIn, socketSys } from './sys.ts';
 
 export interface Interface {
   name: string;
@@ -74,44 +75,6 @@ export function sameSubnet(a: string, b: string, netmask: string): boolean {
 
 // ---------------------------------------------------------------------------------------------
 
-interface SocketCalls {
-  socket(domain: number, type: number, protocol: number): number;
-  setsockopt(fd: number, level: number, name: number, value: Buffer, len: number): number;
-  bind(fd: number, addr: Buffer, len: number): number;
-  close(fd: number): number;
-  errno(): number;
-}
-
-let calls: SocketCalls | null | undefined;
-
-async function socketCalls(): Promise<SocketCalls | null> {
-  if (calls !== undefined) return calls;
-  if (process.platform !== 'linux') return (calls = null);
-  try {
-    const koffi = (await import('koffi')).default;
-    const libc = koffi.load('libc.so.6');
-    calls = {
-      socket: libc.func('int socket(int domain, int type, int protocol)'),
-      setsockopt: libc.func('int setsockopt(int fd, int level, int name, const uint8_t *value, uint32_t len)'),
-      bind: libc.func('int bind(int fd, const uint8_t *addr, uint32_t len)'),
-      close: libc.func('int close(int fd)'),
-      errno: () => koffi.errno(),
-    };
-  } catch {
-    calls = null;
-  }
-  return calls;
-}
-
-// Linux <sys/socket.h> values (x86-64, arm64 alike).
-const AF_INET = 2;
-const SOCK_DGRAM = 2;
-const SOCK_CLOEXEC = 0o2000000;
-const SOL_SOCKET = 1;
-const SO_REUSEADDR = 2;
-const SO_BROADCAST = 6;
-const SO_BINDTODEVICE = 25;
-const SO_RCVBUFFORCE = 33;
 /**
  * Receive buffer for server sockets: a thousand machines powered on together (Wake-on-LAN) send
  * their DISCOVERs within milliseconds, and the default buffer (~200 KiB) holds about a hundred.
@@ -129,7 +92,7 @@ export interface UdpOptions {
 /** A dgram socket bound to `port`, tied to `device` where the platform allows it. */
 export async function openUdp(opts: UdpOptions): Promise<dgram.Socket> {
   const address = opts.address ?? '0.0.0.0';
-  const sys = opts.device ? await socketCalls() : null;
+  const sys = opts.device ? await socketSys() : undefined;
   const sock = dgram.createSocket({ type: 'udp4', reuseAddr: true });
   const fail = (e: unknown): never => {
     const err = e as NodeJS.ErrnoException;
@@ -155,10 +118,7 @@ export async function openUdp(opts: UdpOptions): Promise<dgram.Socket> {
   const one = Buffer.alloc(4);
   one.writeInt32LE(1);
   const dev = Buffer.from(opts.device + '\0', 'utf8');
-  const sa = Buffer.alloc(16);
-  sa.writeUInt16LE(AF_INET, 0);
-  sa.writeUInt16BE(opts.port, 2);
-  address.split('.').forEach((p, i) => (sa[4 + i] = Number(p)));
+  const sa = sockaddrIn(address, opts.port);
   const steps: [string, () => number][] = [
     ['SO_REUSEADDR', () => sys.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, one, 4)],
     ['SO_BROADCAST', () => sys.setsockopt(fd, SOL_SOCKET, SO_BROADCAST, one, 4)],
@@ -185,9 +145,4 @@ export async function openUdp(opts: UdpOptions): Promise<dgram.Socket> {
   }).catch(fail);
   if (!forced) sock.setRecvBufferSize(RECEIVE_BUFFER);
   return sock;
-}
-
-function errnoName(n: number): string {
-  const names: Record<number, string> = { 1: 'EPERM', 13: 'EACCES', 19: 'ENODEV', 98: 'EADDRINUSE', 99: 'EADDRNOTAVAIL', 22: 'EINVAL' };
-  return names[n] ?? `errno ${n}`;
 }

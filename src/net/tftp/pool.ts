@@ -7,7 +7,7 @@ import { closeSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { encodeError, ErrorCode } from './codec.ts';
-import { AF_INET, errnoName, MSG_DONTWAIT, SO_RCVBUF, SO_SNDBUF, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, sockaddrIn, type SocketSys, SOL_SOCKET, socketSys } from './sys.ts';
+import { AF_INET, errnoName, MSG_DONTWAIT, SO_RCVBUF, SO_SNDBUF, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, sockaddrIn, type SocketSys, SOL_SOCKET, socketSys } from '../sys.ts';
 import type { FromWorker, StartMessage, ToWorker } from './worker.ts';
 
 export type Handoff = Omit<StartMessage, 't' | 'id' | 'sock'>;

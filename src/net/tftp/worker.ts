@@ -11,7 +11,7 @@
 import { readvSync } from 'node:fs';
 import { type MessagePort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { encodeError, ErrorCode, MAX_PACKET, parse, writeDataHeader } from './codec.ts';
-import { ECONNREFUSED, EINTR, errnoName, MSG_DONTWAIT, O_CLOEXEC, O_NONBLOCK, POLLIN, type SocketSys, socketSys } from './sys.ts';
+import { ECONNREFUSED, EINTR, errnoName, MSG_DONTWAIT, O_CLOEXEC, O_NONBLOCK, POLLIN, type SocketSys, socketSys } from '../sys.ts';
 
 /** A byte range of the source file at `offset` in the descriptor (zeros when sparse). */
 export interface WorkerExtent {

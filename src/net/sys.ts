@@ -1,6 +1,7 @@
-// The few libc socket calls the TFTP transfer workers make directly (Linux, through koffi): a
-// blocking poll/recv/send loop on a worker thread costs about what a C server's loop costs, with
-// none of libuv's per-packet work. Loaded on demand; undefined where koffi or libc.so.6 is missing.
+// The few libc socket calls overnight makes directly (Linux, through koffi): SO_BINDTODEVICE
+// sockets for the DHCP server (iface.ts), and the TFTP transfer workers' blocking
+// poll/recv/send loop, which costs about what a C server's loop costs, with none of libuv's
+// per-packet work. Loaded on demand; undefined where koffi or libc.so.6 is missing.
 import { constants as osConstants } from 'node:os';
 
 export interface SocketSys {
@@ -30,8 +31,12 @@ export const SOCK_CLOEXEC = 0o2000000;
 export const O_NONBLOCK = 0o4000;
 export const O_CLOEXEC = 0o2000000;
 export const SOL_SOCKET = 1;
+export const SO_REUSEADDR = 2;
+export const SO_BROADCAST = 6;
 export const SO_SNDBUF = 7;
 export const SO_RCVBUF = 8;
+export const SO_BINDTODEVICE = 25;
+export const SO_RCVBUFFORCE = 33;
 export const MSG_DONTWAIT = 0x40;
 export const POLLIN = 0x1;
 export const POLLERR = 0x8;
