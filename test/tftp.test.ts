@@ -401,6 +401,29 @@ for (const [label, workers] of [['worker threads', undefined], ['main thread', 0
       }
     });
 
+    test('an ACK below the last one, once retransmissions went unanswered, makes the server go back (no stall under loss)', async () => {
+      const s = await serve({ retransmit: { initialMs: 300, minMs: 300 } });
+      const raw = await RawClient.open();
+      const blocks = (rs: { packet: { op: string; block?: number } }[]) => rs.map((r) => r.packet.op === 'DATA' && r.packet.block);
+      try {
+        await raw.send(encodeRequest('RRQ', 'multi-1468.bin', 'octet', { blksize: 1468, windowsize: 4 }), s.server.port);
+        const oack = await raw.next();
+        await raw.ack(0, oack.port);
+        assert.deepEqual(blocks(await raw.collect(150)), [1, 2, 3, 4]);
+        await raw.ack(4, oack.port);
+        assert.deepEqual(blocks(await raw.collect(150)), [5, 6, 7, 8]);
+        // Right away, a lower ACK is not believed (it could be a stray from before).
+        await raw.ack(2, oack.port);
+        assert.deepEqual(blocks(await raw.collect(100)), []);
+        // No ACK: the timer sends 5..8 again; then the client says it holds only up to 2.
+        assert.deepEqual(blocks(await raw.collect(600)), [5, 6, 7, 8]);
+        await raw.ack(2, oack.port);
+        assert.deepEqual(blocks(await raw.collect(150)), [3, 4, 5, 6]);
+      } finally {
+        raw.close();
+      }
+    });
+
     test('a withheld ACK: the DATA comes again after the timeout, then the transfer completes', async () => {
       const s = await serve({ retransmit: { initialMs: 200 } });
       const raw = await RawClient.open();

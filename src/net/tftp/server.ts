@@ -550,7 +550,21 @@ class Session {
     const ahead = (n - (acked & 0xffff)) & 0xffff; // distance past the last ACK, modulo 2^16
     // ahead 0: a duplicate ACK. Resending on it is the Sorcerer's Apprentice bug; only the timer
     // retransmits. ahead beyond what was sent: a stale ACK from before a wrap, or nonsense.
-    if (ahead === 0 || acked + ahead >= this.#next) return;
+    if (ahead === 0 || acked + ahead >= this.#next) {
+      // An ACK below the last one: the client holds less than it acknowledged before (under loss
+      // some clients acknowledge a window by what they counted, not by the blocks they hold). Once
+      // our own retransmissions have gone unanswered, believe it and go back, so the transfer
+      // cannot stall until it gives up. Never on the first sign, so no duplicate multiplies traffic.
+      const behind = ((acked & 0xffff) - n) & 0xffff;
+      if (this.#retransmitted && behind > 0 && behind <= 2 * this.#windowsize && behind <= acked) {
+        this.#base = acked - behind + 1;
+        this.#next = this.#base;
+        this.#retransmitted = false;
+        this.#lastActivity = performance.now();
+        this.#pump();
+      }
+      return;
+    }
     const block = acked + ahead;
     if (!this.#retransmitted && block === this.#next - 1) this.#progress(performance.now() - this.#windowSentAt);
     else this.#progress(-1);

@@ -282,7 +282,19 @@ function main(sys: SocketSys, port: MessagePort): void {
     const ahead = (n - (acked & 0xffff)) & 0xffff;
     // A duplicate ACK (ahead 0) is never answered (Sorcerer's Apprentice); one past what was sent
     // is stale or nonsense.
-    if (ahead === 0 || acked + ahead >= t.next) return;
+    if (ahead === 0 || acked + ahead >= t.next) {
+      // An ACK below the last one, after our retransmissions went unanswered: go back (see
+      // server.ts: some clients acknowledge a window by count under loss).
+      const behind = ((acked & 0xffff) - n) & 0xffff;
+      if (t.retransmitted && behind > 0 && behind <= 2 * t.m.windowsize && behind <= acked) {
+        t.base = acked - behind + 1;
+        t.next = t.base;
+        t.retransmitted = false;
+        t.lastActivity = performance.now();
+        pump(t);
+      }
+      return;
+    }
     const block = acked + ahead;
     if (!t.retransmitted && block === t.next - 1) progress(t, performance.now() - t.windowSentAt);
     else progress(t, -1);
