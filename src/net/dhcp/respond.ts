@@ -92,11 +92,15 @@ export function respond(req: DhcpMessage, ctx: RespondContext): Response {
   const pool = ctx.pool;
   if (!pool) return ignore('full mode without an address pool');
   const now = ctx.now ?? Date.now();
-  const boot = kind.netboot || kind.ipxe ? ctx.policy.decide({ mac, xid: req.xid, kind, serverIp: ctx.serverIp }) : undefined;
-  const withBoot = (reply: DhcpMessage) => {
-    if (boot && !('ignore' in boot)) addBootInfo(reply, req, kind, boot, ctx, false);
+  // Boot data for network boot clients, decided only for a reply that carries it (the policy
+  // keeps per-machine state, so RELEASE or a refused REQUEST must not consult it).
+  const withBoot = (reply: DhcpMessage): string | undefined => {
+    if (!kind.netboot && !kind.ipxe) return undefined;
+    const boot = ctx.policy.decide({ mac, xid: req.xid, kind, serverIp: ctx.serverIp });
+    if ('ignore' in boot) return undefined;
+    addBootInfo(reply, req, kind, boot, ctx, false);
+    return boot.bootFile;
   };
-  const bootFile = boot && !('ignore' in boot) ? boot.bootFile : undefined;
   const hostname = optionString(req, Opt.HostName);
   switch (type) {
     case 'DISCOVER': {
@@ -105,7 +109,7 @@ export function respond(req: DhcpMessage, ctx: RespondContext): Response {
       const reply = replyTo(req, 'OFFER');
       reply.yiaddr = ip;
       addLeaseOptions(reply, ctx, pool);
-      withBoot(reply);
+      const bootFile = withBoot(reply);
       return { reply, to: destination(req), event: { type: 'dhcp.offer', ...base, address: ip, bootFile } };
     }
     case 'REQUEST': {
@@ -128,14 +132,14 @@ export function respond(req: DhcpMessage, ctx: RespondContext): Response {
       reply.yiaddr = ip;
       reply.ciaddr = req.ciaddr;
       addLeaseOptions(reply, ctx, pool);
-      withBoot(reply);
+      const bootFile = withBoot(reply);
       return { reply, to: destination(req), event: { type: 'dhcp.ack', ...base, address: ip, bootFile } };
     }
     case 'INFORM': {
       const reply = replyTo(req, 'ACK');
       reply.ciaddr = req.ciaddr;
       addLeaseOptions(reply, ctx, pool, false);
-      withBoot(reply);
+      const bootFile = withBoot(reply);
       return { reply, to: destination(req), event: { type: 'dhcp.ack', ...base, address: req.ciaddr, bootFile } };
     }
     case 'RELEASE':
