@@ -3,7 +3,7 @@
 // test/pxe-e2e.test.ts (QEMU's iPXE ROM and Debian's ipxe.efi).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bootScript } from '../src/boot/ipxe.ts';
+import { bootScript, messageScript } from '../src/boot/ipxe.ts';
 
 const base = {
   mac: '52:54:00:12:34:56',
@@ -44,5 +44,12 @@ describe('iPXE scripts', () => {
       assert.throws(() => bootScript({ ...base, initrds: [{ name, url: 'http://10.0.0.1/x' }] }), /cannot carry/, JSON.stringify(name));
     }
     assert.throws(() => bootScript({ ...base, kernel: { url: 'http://10.0.0.1/${net0/mac}' } }), /kernel URL/);
+  });
+
+  it('a message script shows the message on one line, with nothing iPXE would expand or act on', () => {
+    const s = messageScript('no plan for ${net0/mac} && reboot\nnow || shell');
+    assert.match(s, /^echo no plan for net0\/mac  reboot now  shell$/m);
+    assert.match(s, /^prompt --timeout 60000 .* && shell \|\|$/m);
+    assert.ok(s.endsWith('reboot\n'));
   });
 });

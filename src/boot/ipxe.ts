@@ -38,9 +38,12 @@ function safe(text: string, what: string): string {
   return text;
 }
 
-/** Text for `echo`: iPXE would expand ${...} in it, and has no escape for '$', so those characters go. */
+/**
+ * Text for `echo`, on one line: iPXE would expand ${...} and act on && and || in it, and has no
+ * escape for them, so those characters go.
+ */
 function say(text: string): string {
-  return text.replace(/[${}\r\n]/g, '');
+  return text.replace(/[\r\n]+/g, ' ').replace(/[${}&|]/g, '');
 }
 
 export function bootScript(s: IpxeBootScript): string {
@@ -87,4 +90,12 @@ export function bootScript(s: IpxeBootScript): string {
     '',
   );
   return lines.join('\n');
+}
+
+/**
+ * A script that only shows `message` (iPXE runs whatever it is given, error status or not), then
+ * offers the iPXE shell and otherwise restarts the machine.
+ */
+export function messageScript(message: string): string {
+  return `#!ipxe\necho\necho ${say(message)}\necho\nprompt --timeout 60000 Press any key for the iPXE shell (the machine restarts in a minute otherwise) && shell ||\nreboot\n`;
 }

@@ -3,6 +3,7 @@
 // of the ISO image by extent. /api/ gives health, counters and routes the caller adds.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { messageScript } from '../../boot/ipxe.ts';
 import { ignoreEvents, type EventSink } from '../events.ts';
 import { HttpError } from './errors.ts';
 import { FileFolder } from './files.ts';
@@ -146,13 +147,13 @@ export async function startHttpServer(options: HttpServerOptions = {}): Promise<
     const mac = m ? normaliseMac(m[1]!) : undefined;
     if (!mac) {
       const msg = `overnight: ${JSON.stringify(name)} does not name a MAC address (expected /boot/aa:bb:cc:dd:ee:ff.ipxe)`;
-      sendBody(req, res, x, 400, IPXE, ipxeMessage(msg));
+      sendBody(req, res, x, 400, IPXE, messageScript(msg));
       return;
     }
     x.mac = mac;
     const script = options.script ? await options.script(mac, info) : undefined;
     if (script === undefined) {
-      sendBody(req, res, x, 404, IPXE, ipxeMessage(`overnight: no boot plan for ${mac}. Add this machine to the inventory, then retry.`));
+      sendBody(req, res, x, 404, IPXE, messageScript(`overnight: no boot plan for ${mac}. Add this machine to the inventory, then retry.`));
       return;
     }
     sendBody(req, res, x, 200, IPXE, script);
@@ -235,7 +236,7 @@ export async function startHttpServer(options: HttpServerOptions = {}): Promise<
         }
         const headers: Record<string, string> = status === 405 ? { allow: 'GET, HEAD' } : {};
         const msg = status >= 500 ? 'internal error (see the server log)' : (e as Error).message;
-        if (x.path.startsWith('/boot/')) sendBody(req, res, x, status, IPXE, ipxeMessage(`overnight: ${msg}`), headers);
+        if (x.path.startsWith('/boot/')) sendBody(req, res, x, status, IPXE, messageScript(`overnight: ${msg}`), headers);
         else sendBody(req, res, x, status, 'text/plain; charset=utf-8', `${status} ${msg}\n`, headers);
       });
     },
@@ -293,11 +294,4 @@ const one = (v: string | string[] | undefined): string | undefined => (Array.isA
 function remoteOf(socket: Socket | null | undefined): string {
   if (!socket?.remoteAddress) return 'unknown';
   return socket.remoteAddress.includes(':') ? `[${socket.remoteAddress}]:${socket.remotePort}` : `${socket.remoteAddress}:${socket.remotePort}`;
-}
-
-/** A script iPXE runs to show `message` (it runs whatever it is given, error status or not). */
-export function ipxeMessage(message: string): string {
-  // iPXE expands ${...} in commands; a message must not be able to run settings expansion.
-  const safe = message.replace(/[\r\n]+/g, ' ').replace(/[$&|]/g, '');
-  return `#!ipxe\necho\necho ${safe}\necho\nprompt --timeout 60000 Press any key for the iPXE shell (the machine restarts in a minute otherwise) && shell ||\nreboot\n`;
 }
