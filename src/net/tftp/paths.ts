@@ -135,11 +135,7 @@ function hostSource(fh: FileHandle, size: number, where: string): TransferSource
         const { bytesRead } = await fh.readv(list, pos);
         if (bytesRead === 0) throw new Error(`${where}: file shrank during the transfer (EOF at ${pos}, size was ${size})`);
         pos += bytesRead;
-        let left = bytesRead;
-        let i = 0;
-        while (i < list.length && left >= list[i]!.length) left -= list[i++]!.length;
-        list = list.slice(i);
-        if (left > 0) list[0] = list[0]!.subarray(left);
+        list = unfilled(list, bytesRead);
       }
     },
     close: () => fh.close(),
@@ -174,4 +170,14 @@ async function openMedia(name: string, mount: MediaMount, path: string): Promise
     },
     close: async () => {},
   };
+}
+
+/** What is left of readv `targets` after a read of `n` bytes: the ones not (or not wholly) filled. */
+export function unfilled<T extends Uint8Array>(targets: T[], n: number): T[] {
+  let left = n;
+  let i = 0;
+  while (i < targets.length && left >= targets[i]!.length) left -= targets[i++]!.length;
+  const rest = targets.slice(i);
+  if (left > 0) rest[0] = rest[0]!.subarray(left) as T;
+  return rest;
 }

@@ -11,6 +11,7 @@
 import { readvSync } from 'node:fs';
 import { type MessagePort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { encodeError, ErrorCode, MAX_PACKET, parse, writeDataHeader } from './codec.ts';
+import { unfilled } from './paths.ts';
 import { ECONNREFUSED, EINTR, errnoName, MSG_DONTWAIT, O_CLOEXEC, O_NONBLOCK, POLLIN, type SocketSys, socketSys } from '../sys.ts';
 
 /** A byte range of the source file at `offset` in the descriptor (zeros when sparse). */
@@ -221,11 +222,7 @@ function main(sys: SocketSys, port: MessagePort): void {
       const got = readvSync(t.m.fd, list, pos);
       if (got === 0) throw new Error(`file shrank during the transfer (EOF at ${pos})`);
       pos += got;
-      let left = got;
-      let i = 0;
-      while (i < list.length && left >= list[i]!.length) left -= list[i++]!.length;
-      list = list.slice(i);
-      if (left > 0) list[0] = list[0]!.subarray(left);
+      list = unfilled(list, got);
     }
   };
 
