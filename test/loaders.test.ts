@@ -215,6 +215,14 @@ function serve(path: string, body: Buffer, mode: Served['mode'] = 'ok') {
   routes.set(path, { body, mode, hits: 0 });
 }
 
+/** The three pinned downloads, as the release servers publish them (and nothing else). */
+function serveReleases(): void {
+  routes.clear();
+  serve('/ipxe/ipxe/releases/download/v2.0.0/ipxeboot.tar.gz', tarball);
+  serve('/ipxe/wimboot/releases/download/v2.9.0/wimboot', wimX64);
+  serve('/ipxe/wimboot/releases/download/v2.9.0/wimboot.i386', wimIa32);
+}
+
 function table(): Artifact[] {
   return [
     {
@@ -295,10 +303,7 @@ describe('loaders fetch', () => {
   });
 
   it('downloads, verifies and installs every pinned loader; the unpinned one is listed, not fetched', async () => {
-    routes.clear();
-    serve('/ipxe/ipxe/releases/download/v2.0.0/ipxeboot.tar.gz', tarball);
-    serve('/ipxe/wimboot/releases/download/v2.9.0/wimboot', wimX64);
-    serve('/ipxe/wimboot/releases/download/v2.9.0/wimboot.i386', wimIa32);
+    serveReleases();
     const dir = join(work.dir, 'fetch-ok');
     const progress: number[] = [];
     const r = await fetchLoaders({ dir, baseUrl: base, table: table(), onProgress: (p) => progress.push(p.done) });
@@ -519,10 +524,7 @@ describe('overnight loaders (CLI)', () => {
   });
 
   it('fetch --table --base-url --json against the local server', async () => {
-    routes.clear();
-    serve('/ipxe/ipxe/releases/download/v2.0.0/ipxeboot.tar.gz', tarball);
-    serve('/ipxe/wimboot/releases/download/v2.9.0/wimboot', wimX64);
-    serve('/ipxe/wimboot/releases/download/v2.9.0/wimboot.i386', wimIa32);
+    serveReleases();
     const tableFile = join(work.dir, 'table.json');
     await writeFile(tableFile, JSON.stringify(table()));
     const pinFile = join(work.dir, 'SHA256SUMS');
