@@ -7,12 +7,10 @@ import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { DEFAULT_LOADERS, ipxePolicy } from '../boot/policy.ts';
 import { type LoaderFirmware, LoaderError, defaultDataDir, findLoaders, loaderFor } from '../boot/loaders.ts';
-import { type DhcpServer, startDhcpServer } from '../net/dhcp/server.ts';
 import type { NetEvent } from '../net/events.ts';
-import { type HttpServer, startHttpServer } from '../net/http/server.ts';
 import { pickInterface } from '../net/iface.ts';
 import { NetError } from '../net/errors.ts';
-import { type TftpServer, startTftpServer } from '../net/tftp/server.ts';
+import { startBootServers } from '../net/servers.ts';
 import { openMedia } from '../media/open.ts';
 import { json } from './format.ts';
 import type { Io } from './media.ts';
@@ -97,25 +95,23 @@ export function pxeCommand(io: Io, signal?: AbortSignal): Command {
       };
 
       const events = (e: NetEvent) => io.out(o.json ? JSON.stringify(e) : describe(e));
-      const stops: (() => Promise<void>)[] = [];
+      const servers = await startBootServers({
+        events,
+        http: { port: httpPort, files: bootDir, media, script },
+        tftp: { root: bootDir, port: tftpPort, media: media.map((m) => ({ prefix: `media/${m.id}`, fs: m.fs })) },
+        dhcp:
+          o.dhcp === 'off'
+            ? undefined
+            : {
+                mode: o.dhcp,
+                interface: iface.name,
+                policy: ipxePolicy({ httpPort, loaders: available, chainloadIpxe: o.chainloadIpxe }),
+                pool,
+                leasesFile: pool ? join(dataDir, 'leases.sqlite') : undefined,
+                onMalformed: (e, from) => io.err(`overnight: ignored a bad packet from ${from}: ${e.message}`),
+              },
+      });
       try {
-        const http: HttpServer = await startHttpServer({ port: httpPort, files: bootDir, media, script, events });
-        stops.push(() => http.close());
-        const tftp: TftpServer = await startTftpServer({ root: bootDir, port: tftpPort, media: media.map((m) => ({ prefix: `media/${m.id}`, fs: m.fs })), events });
-        stops.push(() => tftp.close());
-        let dhcp: DhcpServer | undefined;
-        if (o.dhcp !== 'off') {
-          dhcp = await startDhcpServer({
-            mode: o.dhcp,
-            interface: iface.name,
-            policy: ipxePolicy({ httpPort, loaders: available, chainloadIpxe: o.chainloadIpxe }),
-            events,
-            pool,
-            leasesFile: pool ? join(dataDir, 'leases.sqlite') : undefined,
-            onMalformed: (e, from) => io.err(`overnight: ignored a bad packet from ${from}: ${e.message}`),
-          });
-          stops.push(() => dhcp!.close());
-        }
         const summary = {
           interface: { name: iface.name, address: iface.cidr },
           dhcp: o.dhcp === 'full' ? { mode: 'full', pool: `${pool!.start}-${pool!.end}` } : { mode: o.dhcp },
@@ -137,7 +133,7 @@ export function pxeCommand(io: Io, signal?: AbortSignal): Command {
         }
         await waitForStop(signal);
       } finally {
-        for (const stop of stops.reverse()) await stop().catch(() => {});
+        await servers.close();
       }
     });
 }

@@ -6,9 +6,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ipxePolicy } from '../../src/boot/policy.ts';
 import { NetError } from '../../src/net/errors.ts';
-import { startDhcpServer, type DhcpServerOptions } from '../../src/net/dhcp/server.ts';
-import { startHttpServer } from '../../src/net/http/server.ts';
-import { startTftpServer } from '../../src/net/tftp/server.ts';
+import type { DhcpServerOptions } from '../../src/net/dhcp/server.ts';
+import { startBootServers } from '../../src/net/servers.ts';
 import { openMedia } from '../../src/media/open.ts';
 
 interface Config {
@@ -28,41 +27,34 @@ const config = JSON.parse(process.argv[2] ?? '{}') as Config;
 const print = (o: unknown) => process.stdout.write(JSON.stringify(o) + '\n');
 let counted = 0;
 const sink = config.quiet ? () => void counted++ : print;
-const closers: (() => Promise<void>)[] = [];
+let close = async () => {};
 
 try {
-  if (config.http) {
-    const h = config.http;
-    const media = await Promise.all((h.media ?? []).map(async (m) => ({ id: m.id, fs: await openMedia(m.iso) })));
-    const server = await startHttpServer({
+  const h = config.http;
+  const t = config.tftp;
+  const d = config.dhcp;
+  const servers = await startBootServers({
+    events: sink,
+    http: h && {
       port: h.port,
       files: h.files,
-      media,
-      events: sink,
+      media: await Promise.all((h.media ?? []).map(async (m) => ({ id: m.id, fs: await openMedia(m.iso) }))),
       script: h.scripts ? (mac) => readFile(join(h.scripts!, `${mac}.ipxe`), 'utf8').catch(() => undefined) : undefined,
-    });
-    closers.push(() => server.close());
-    print({ ready: 'http', url: server.url });
-  }
-  if (config.tftp) {
-    const t = config.tftp;
-    const media = await Promise.all((t.media ?? []).map(async (m) => ({ prefix: m.prefix, fs: await openMedia(m.iso) })));
-    const server = await startTftpServer({ root: t.root, port: t.port ?? 69, media, events: sink });
-    closers.push(() => server.close());
-    print({ ready: 'tftp' });
-  }
-  if (config.dhcp) {
-    const d = config.dhcp;
-    const server = await startDhcpServer({
+    },
+    tftp: t && {
+      root: t.root,
+      port: t.port ?? 69,
+      media: await Promise.all((t.media ?? []).map(async (m) => ({ prefix: m.prefix, fs: await openMedia(m.iso) }))),
+    },
+    dhcp: d && {
       ...d,
       reservations: d.reservations ? new Map(Object.entries(d.reservations)) : undefined,
       policy: ipxePolicy({ httpPort: d.httpPort ?? 80, chainloadIpxe: d.chainloadIpxe }),
-      events: sink,
       onMalformed: (e, from) => print({ malformed: e.message, from }),
-    });
-    closers.push(() => server.close());
-    print({ ready: 'dhcp', interface: server.interface });
-  }
+    },
+  });
+  close = servers.close;
+  if (servers.dhcp) print({ ready: 'dhcp', interface: servers.dhcp.interface });
   print({ ready: true });
 } catch (e) {
   print({ error: { code: e instanceof NetError ? e.code : ((e as { code?: string }).code ?? 'E_UNKNOWN'), message: (e as Error).message } });
@@ -70,7 +62,7 @@ try {
 }
 
 const stop = async () => {
-  for (const c of closers) await c();
+  await close();
   process.exit(0);
 };
 process.on('SIGTERM', stop);
