@@ -84,6 +84,10 @@ export interface DhcpMessage {
 /** The broadcast bit of `flags` (RFC 2131 §2): the client cannot receive unicast before it has an address. */
 export const FLAG_BROADCAST = 0x8000;
 
+/**
+ * Parses one message. chaddr and option values are views of `bytes`, not copies (the server gets
+ * a fresh buffer per datagram): a caller that reuses its buffer must copy it first.
+ */
 export function parseMessage(bytes: Uint8Array): DhcpMessage {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (b.length > MAX_MESSAGE) throw new DhcpCodecError(`message of ${b.length} bytes is larger than any DHCP message (${MAX_MESSAGE})`);
@@ -123,7 +127,7 @@ export function parseMessage(bytes: Uint8Array): DhcpMessage {
     yiaddr: ipAt(b, 16),
     siaddr: ipAt(b, 20),
     giaddr: ipAt(b, 24),
-    chaddr: Buffer.from(b.subarray(28, 44)),
+    chaddr: b.subarray(28, 44),
     sname,
     file,
     options,
@@ -144,7 +148,7 @@ function readOptions(b: Buffer, start: number, end: number, into: Map<number, Bu
     if (i + 2 + len > end) throw new DhcpCodecError(`option ${code} in ${where} runs ${i + 2 + len - end} bytes past the end`, i);
     const data = b.subarray(i + 2, i + 2 + len);
     const prev = into.get(code);
-    into.set(code, prev ? Buffer.concat([prev, data]) : Buffer.from(data));
+    into.set(code, prev ? Buffer.concat([prev, data]) : data);
     i += 2 + len;
   }
   // Some clients omit the End option (and some pad to the end of the frame): accept it.
@@ -351,7 +355,7 @@ export function replyTo(req: DhcpMessage, type: MessageType): DhcpMessage {
     yiaddr: '0.0.0.0',
     siaddr: '0.0.0.0',
     giaddr: req.giaddr,
-    chaddr: Buffer.from(req.chaddr),
+    chaddr: req.chaddr,
     sname: '',
     file: '',
     options,

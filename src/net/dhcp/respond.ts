@@ -199,7 +199,7 @@ function addBootInfo(
   reply.options.set(Opt.ServerIdentifier, ipToBytes(ctx.serverIp));
   reply.options.set(Opt.VendorClassIdentifier, Buffer.from(boot.vendorClass, 'latin1'));
   const uuid = clientMachineId(req);
-  if (uuid) reply.options.set(Opt.ClientMachineIdentifier, Buffer.from(uuid));
+  if (uuid) reply.options.set(Opt.ClientMachineIdentifier, uuid);
   // The file field holds 127 bytes; longer names (long URLs) go in option 67 only.
   if (Buffer.byteLength(boot.bootFile, 'latin1') <= 127) reply.file = boot.bootFile;
   else reply.options.set(Opt.BootfileName, Buffer.from(boot.bootFile, 'latin1'));
