@@ -48,6 +48,11 @@ export interface IpxePolicyOptions {
   chainloadIpxe?: boolean | undefined;
 }
 
+/** The base URL of overnight's HTTP server at `ip` (no port when it is 80). */
+export function httpBase(ip: string, port: number): string {
+  return `http://${ip}${port === 80 ? '' : `:${port}`}`;
+}
+
 /** How long after handing a machine's iPXE ROM the loader its next iPXE exchange counts as the loader's. */
 export const CHAINLOAD_WINDOW_MS = 120_000;
 
@@ -58,7 +63,7 @@ export const CHAINLOAD_WINDOW_MS = 120_000;
  */
 export function ipxePolicy(opts: IpxePolicyOptions): BootPolicy {
   const loaders = { ...DEFAULT_LOADERS, ...opts.loaders };
-  const http = (ip: string) => `http://${ip}${opts.httpPort === 80 ? '' : `:${opts.httpPort}`}`;
+  const http = (ip: string) => httpBase(ip, opts.httpPort);
   // MAC → the ROM exchange that was given the loader, and when.
   const chained = new Map<string, { xid: number; at: number }>();
   return {

@@ -5,14 +5,13 @@
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { DEFAULT_LOADERS, ipxePolicy } from '../boot/policy.ts';
+import { DEFAULT_LOADERS, httpBase, ipxePolicy } from '../boot/policy.ts';
 import { type LoaderFirmware, LoaderError, defaultDataDir, findLoaders, loaderFor } from '../boot/loaders.ts';
 import type { NetEvent } from '../net/events.ts';
 import { pickInterface } from '../net/iface.ts';
 import { NetError } from '../net/errors.ts';
 import { startBootServers } from '../net/servers.ts';
 import { openMedia } from '../media/open.ts';
-import { json } from './format.ts';
 import type { Io } from './media.ts';
 
 interface PxeOptions {
@@ -84,7 +83,7 @@ export function pxeCommand(io: Io, signal?: AbortSignal): Command {
 
       const media = await Promise.all(o.iso.map(async (path, i) => ({ id: String(i + 1), fs: await openMedia(path) })));
       const scriptsDir = o.scripts ? resolve(o.scripts) : undefined;
-      const base = `http://${iface.address}${httpPort === 80 ? '' : `:${httpPort}`}`;
+      const base = httpBase(iface.address, httpPort);
       const script = async (mac: string): Promise<string | undefined> => {
         if (!scriptsDir) return undefined;
         for (const name of [`${mac}.ipxe`, `${mac.replaceAll(':', '-')}.ipxe`, 'default.ipxe']) {
