@@ -25,6 +25,11 @@ export interface CompileContext {
   firmware?: Firmware | undefined;
   /** Edition ids of the media's images, by image name and by index, to pick the KMS key. */
   media?: { images: readonly { index: number; name: string; editionId?: string | undefined }[] } | undefined;
+  /**
+   * Commands added around the profile's own: first in specialize, first at first logon, and last at
+   * first logon (after the applications). A network install reports its progress through them.
+   */
+  around?: { specialize?: readonly CommandSpec[]; firstLogonStart?: readonly CommandSpec[]; firstLogonEnd?: readonly CommandSpec[] } | undefined;
 }
 
 export interface CompileResult {
@@ -119,7 +124,8 @@ export function compileProfile(base: Profile, ctx: CompileContext = {}): Compile
   } else if (p.join) {
     add('specialize', 'Microsoft-Windows-UnattendedJoin', [node('Identification', [leaf('JoinWorkgroup', p.join.workgroup)])]);
   }
-  const special = p.commands.specialize.map((c, i) => command(c, `specialize-${i + 1}`, p, files));
+  const around = ctx.around ?? {};
+  const special = [...(around.specialize ?? []), ...p.commands.specialize].map((c, i) => command(c, `specialize-${i + 1}`, p, files));
   add('specialize', 'Microsoft-Windows-Deployment', [
     node(
       'RunSynchronous',
@@ -159,7 +165,11 @@ export function compileProfile(base: Profile, ctx: CompileContext = {}): Compile
   );
   const accounts = node('UserAccounts', [p.accounts.administrator ? node('AdministratorPassword', pw(p.accounts.administrator.password, 'AdministratorPassword')) : undefined, node('LocalAccounts', users)]);
   let autologon: SettingNode | undefined;
-  const firstLogon = [...p.commands.firstLogon.map((c, i) => command(c, `firstlogon-${i + 1}`, p, files)), ...appCommands(p, files)];
+  const firstLogon = [
+    ...[...(around.firstLogonStart ?? []), ...p.commands.firstLogon].map((c, i) => command(c, `firstlogon-${i + 1}`, p, files)),
+    ...appCommands(p, files),
+    ...(around.firstLogonEnd ?? []).map((c, i) => command(c, `firstlogon-end-${i + 1}`, p, files)),
+  ];
   if (p.accounts.autologon) {
     const user = p.accounts.autologon.user;
     const isAdmin = user.toLowerCase() === 'administrator';

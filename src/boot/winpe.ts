@@ -78,6 +78,9 @@ export type SetupLog = (typeof SETUP_LOGS)[number];
 const MAX_LINE = 249;
 /** Windows Setup's limit on a RunSynchronous/FirstLogonCommands command line. */
 export const MAX_ANSWER_COMMAND = 255;
+
+/** Where the start script puts the injected drivers for Setup (the answer file's windowsPE DriverPaths). */
+export const WINPE_DRIVER_DIR = 'X:\\overnight\\drivers';
 /** wimboot keeps at most 63 virtual files (media files and what it extracts itself included) with names of at most 31 characters. */
 const MAX_INJECTED = 48;
 const MAX_NAME = 31;
@@ -292,6 +295,8 @@ interface StartScript {
   user: string;
   password: string;
   infs: string[];
+  /** Every injected driver file, copied to WINPE_DRIVER_DIR for Setup. */
+  driverFiles: string[];
   title: string;
 }
 
@@ -340,6 +345,10 @@ function startScript(s: StartScript): Buffer {
     for (const inf of s.infs) {
       L.push(`echo   drvload ${inf}`, `drvload "%SYS%\\${inf}"`, `if errorlevel 1 echo   WARNING: drvload ${inf} failed; going on without it.`);
     }
+    // Setup is offered the same drivers (the answer file's DriverPaths name this folder): it adds
+    // them to the installed Windows, which otherwise starts without its NIC or storage driver.
+    L.push(`mkdir ${WINPE_DRIVER_DIR} 2>nul`);
+    for (const f of s.driverFiles) L.push(`copy /y "%SYS%\\${f}" ${WINPE_DRIVER_DIR}\\ >nul`);
     // A NIC that only now has a driver needs the network stack to look again.
     L.push('wpeutil InitializeNetwork');
   } else {
@@ -677,7 +686,7 @@ export function winpePlan(i: WinpePlanInput): WinpePlan {
   files.set(WINPE_FILES.shell, winpeshlIni());
   files.set(
     WINPE_FILES.start,
-    startScript({ mac, serverIp: i.serverIp, share: share.unc, shareHost: share.host, report: report.unc, user: i.share.user, password, infs, title: shown }),
+    startScript({ mac, serverIp: i.serverIp, share: share.unc, shareHost: share.host, report: report.unc, user: i.share.user, password, infs, driverFiles: drivers.map((d) => d.name), title: shown }),
   );
   files.set(WINPE_FILES.answer, Buffer.from(i.answerXml, 'utf8'));
   files.set(WINPE_FILES.report, reportScript(server, mac));

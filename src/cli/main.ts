@@ -8,6 +8,9 @@ import { answerCommand } from './answer.ts';
 import { loadersCommand } from './loaders.ts';
 import { mediaCommand, type Io } from './media.ts';
 import { pxeCommand } from './pxe.ts';
+import { machinesCommand, serveCommand } from './serve.ts';
+import { ServeError } from '../serve/errors.ts';
+import { ShareError } from '../share/errors.ts';
 
 const VERSION = '0.1.0';
 
@@ -18,17 +21,18 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
     .showHelpAfterError();
-  for (const group of [mediaCommand(io), answerCommand(io), loadersCommand(io)]) {
+  for (const group of [mediaCommand(io), answerCommand(io), loadersCommand(io), machinesCommand(io)]) {
     program.addCommand(group);
     for (const c of group.commands) c.exitOverride();
   }
   program.addCommand(pxeCommand(io).exitOverride());
+  program.addCommand(serveCommand(io).exitOverride());
   try {
     await program.parseAsync(argv, { from: 'user' });
     return io.exitCode ?? 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
-    if (e instanceof MediaError || e instanceof AnswerError || e instanceof LoaderError || e instanceof NetError) {
+    if (e instanceof MediaError || e instanceof AnswerError || e instanceof LoaderError || e instanceof NetError || e instanceof ServeError || e instanceof ShareError) {
       io.err(`overnight: ${e.message} [${e.code}]`);
       return 2;
     }

@@ -1,6 +1,7 @@
 // The HTTP boot server: iPXE fetches its per-machine script from /boot/<mac>.ipxe, loaders from
 // /files/, and wimboot pulls bootmgr, BCD, boot.sdi and boot.wim from /media/<id>/, streamed out
 // of the ISO image by extent. /api/ gives health, counters and routes the caller adds.
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { messageScript } from '../../boot/ipxe.ts';
@@ -11,7 +12,7 @@ import { type HttpMedia, MediaStore } from './media.ts';
 import { normaliseMac, pathSegments } from './path.ts';
 import { contentRange, decideRange, ifRangeHolds, notModified, unsatisfiedRange } from './range.ts';
 import type { Representation } from './representation.ts';
-import { CHUNK, liveBuffers, sendPieces } from './send.ts';
+import { CHUNK, type ChunkReader, liveBuffers, type Piece, sendPieces } from './send.ts';
 
 export type { HttpMedia } from './media.ts';
 
@@ -24,6 +25,13 @@ export interface HttpRequestInfo {
 }
 
 export type BootScript = (mac: string, req: HttpRequestInfo) => string | undefined | Promise<string | undefined>;
+/** A file of one machine's boot plan (/boot/<mac>/<name>), or undefined when it has none by that name. */
+export type MachineFile = (mac: string, name: string, req: HttpRequestInfo) => Uint8Array | undefined | Promise<Uint8Array | undefined>;
+/**
+ * A machine's progress report (/report/<mac>/<phase>, POST with the detail as the body, or GET
+ * for clients that can only fetch). Returns an error message to refuse it (400).
+ */
+export type MachineReport = (mac: string, phase: string, detail: string, req: HttpRequestInfo) => string | undefined | Promise<string | undefined>;
 export type JsonRoute = (req: HttpRequestInfo) => unknown;
 
 export interface HttpServerOptions {
@@ -36,6 +44,10 @@ export interface HttpServerOptions {
   files?: string | undefined;
   /** The iPXE script of a machine, or undefined when there is none (404 with a script that says so). */
   script?: BootScript | undefined;
+  /** Files of a machine's boot plan (the files injected into Windows PE), at /boot/<mac>/<name>. */
+  machineFile?: MachineFile | undefined;
+  /** Progress reports from machines, at /report/<mac>/<phase>. */
+  report?: MachineReport | undefined;
   /** Extra GET routes answering JSON, by path ('/api/machines'; a key without '/' goes under /api/). */
   routes?: Readonly<Record<string, JsonRoute>> | undefined;
   events?: EventSink | undefined;
@@ -55,6 +67,8 @@ export interface HttpServer {
 }
 
 const MAX_HEADER_BYTES = 16 * 1024;
+/** A report's detail is a line or two of text (a reason): anything longer is refused. */
+export const MAX_REPORT_BYTES = 4096;
 const IPXE = 'text/plain; charset=utf-8';
 
 /** Per-request bookkeeping for the http.served event. */
@@ -159,16 +173,33 @@ export async function startHttpServer(options: HttpServerOptions = {}): Promise<
     sendBody(req, res, x, 200, IPXE, script);
   };
 
+  const machineReport = async (req: IncomingMessage, res: ServerResponse, x: Exchange, rest: string, info: HttpRequestInfo): Promise<void> => {
+    if (req.method !== 'GET' && req.method !== 'POST') throw new HttpError(405, 'a report is a POST (or a GET)', { method: req.method });
+    const segs = pathSegments(rest);
+    if (!segs.ok || segs.segments.length !== 2) throw new HttpError(400, segs.ok ? 'expected /report/<mac>/<phase>' : segs.reason, { path: info.path });
+    const mac = normaliseMac(segs.segments[0]!);
+    if (!mac) throw new HttpError(400, `${JSON.stringify(segs.segments[0])} is not a MAC address`, { path: info.path });
+    x.mac = mac;
+    const detail = req.method === 'POST' ? await readBody(req, MAX_REPORT_BYTES) : (info.query.get('detail') ?? '');
+    const refused = await options.report!(mac, segs.segments[1]!, detail, info);
+    if (refused) throw new HttpError(400, refused, { path: info.path });
+    sendBody(req, res, x, 200, 'text/plain; charset=utf-8', 'ok\n');
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse, x: Exchange): Promise<void> => {
     const raw = req.url ?? '';
     const q = raw.indexOf('?');
     const rawPath = q < 0 ? raw : raw.slice(0, q);
     const info: HttpRequestInfo = { path: rawPath, query: new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)), remote: x.client };
     if (!rawPath.startsWith('/')) throw new HttpError(400, 'request target must be a path', { target: raw.slice(0, 200) });
-    if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'only GET and HEAD are served', { method: req.method });
     const top = /^\/([^/]+)\/?(.*)$/s.exec(rawPath);
     const area = top?.[1] ?? '';
     const rest = top?.[2] ?? '';
+    if (area === 'report' && options.report) {
+      await machineReport(req, res, x, rest, info);
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'only GET and HEAD are served', { method: req.method });
     if (area === 'media') {
       const segs = pathSegments(rest);
       if (!segs.ok) throw new HttpError(400, segs.reason, { path: rawPath });
@@ -181,6 +212,15 @@ export async function startHttpServer(options: HttpServerOptions = {}): Promise<
       await serveRep(req, res, x, files.find(segs.segments));
     } else if (area === 'boot') {
       const segs = pathSegments(rest);
+      if (segs.ok && segs.segments.length === 2 && options.machineFile) {
+        const mac = normaliseMac(segs.segments[0]!);
+        if (!mac) throw new HttpError(400, `${JSON.stringify(segs.segments[0])} is not a MAC address`, { path: rawPath });
+        x.mac = mac;
+        const bytes = await options.machineFile(mac, segs.segments[1]!, info);
+        if (!bytes) throw new HttpError(404, `no file ${JSON.stringify(segs.segments[1])} in the boot plan of ${mac}`, { path: rawPath });
+        await serveBytes(req, res, x, bufferRepresentation(bytes));
+        return;
+      }
       if (!segs.ok || segs.segments.length !== 1) throw new HttpError(400, segs.ok ? 'one name expected after /boot/' : segs.reason, { path: rawPath });
       await bootScript(req, res, x, segs.segments[0]!, info);
     } else if (rawPath === '/api/health') {
@@ -285,6 +325,53 @@ export async function startHttpServer(options: HttpServerOptions = {}): Promise<
         await media.close();
       })();
       return closing;
+    },
+  };
+}
+
+/** A request body as text, refused (413) past `limit` bytes; a body that stops coming times out with the request. */
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) {
+      reject(new HttpError(413, `report body over ${limit} bytes`, { length: declared }));
+      req.resume();
+      return;
+    }
+    const parts: Buffer[] = [];
+    let n = 0;
+    req.on('data', (b: Buffer) => {
+      n += b.length;
+      if (n > limit) {
+        reject(new HttpError(413, `report body over ${limit} bytes`, { length: n }));
+        req.destroy();
+        return;
+      }
+      parts.push(b);
+    });
+    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/** An in-memory file (a machine's injected file) as a representation: ranges and ETags work as for any file. */
+function bufferRepresentation(bytes: Uint8Array): Representation {
+  const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const reader: ChunkReader = { read: async (offset, length) => ({ data: data.subarray(offset, offset + length), release: () => {} }) };
+  return {
+    length: data.length,
+    etag: `"${createHash('sha256').update(data).digest('base64url').slice(0, 22)}"`,
+    lastModified: undefined,
+    reader,
+    pieces(first, end) {
+      // Pieces of at most CHUNK bytes that never cross a CHUNK-aligned offset, as readers expect.
+      const out: Piece[] = [];
+      for (let at = first; at < end; ) {
+        const stop = Math.min(end, (Math.floor(at / CHUNK) + 1) * CHUNK);
+        out.push({ offset: at, length: stop - at });
+        at = stop;
+      }
+      return out;
     },
   };
 }

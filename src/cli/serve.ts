@@ -1,0 +1,272 @@
+// `overnight serve`: the unattended network install in one command, and `overnight machines`: the
+// records it keeps (list, approve or deny unknown machines, send one back to install again).
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { defaultDataDir } from '../boot/loaders.ts';
+import { type ServeConfig, type ServeConfigInput, loadConfig, validateConfig } from '../serve/config.ts';
+import { ServeError } from '../serve/errors.ts';
+import { type ServeEvent, startServe } from '../serve/serve.ts';
+import { Store } from '../store/store.ts';
+import type { Io } from './media.ts';
+import { describe as describeNet } from './pxe.ts';
+
+interface ServeFlags {
+  config?: string;
+  iso: string[];
+  profile: string[];
+  inventory?: string;
+  interface?: string;
+  dhcp?: 'proxy' | 'full' | 'off';
+  pool?: string;
+  netmask?: string;
+  router?: string;
+  dns?: string;
+  data?: string;
+  unknown?: 'all' | 'known-only' | 'approve';
+  share?: 'managed' | 'external';
+  shareUnc?: string;
+  shareUser?: string;
+  sharePassword?: string;
+  smbPort?: string;
+  smbd?: string;
+  httpPort?: string;
+  tftpPort?: string;
+  loaders?: string;
+  chainloadIpxe?: boolean;
+  json?: boolean;
+}
+
+/** The data folder: --data, the config's, $OVERNIGHT_DATA_DIR, /var/lib/overnight as root, else the user's. */
+export function serveDataDir(flag: string | undefined, config: string | undefined): string {
+  if (flag) return resolve(flag);
+  if (config) return config;
+  if (process.env['OVERNIGHT_DATA_DIR']) return resolve(process.env['OVERNIGHT_DATA_DIR']);
+  return process.getuid?.() === 0 ? '/var/lib/overnight' : defaultDataDir();
+}
+
+const num = (v: string | undefined, flag: string): number | undefined => {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ServeError('E_CONFIG', `${flag} ${v} is not a port number`, { flag });
+  return n;
+};
+
+/** The configuration from overnight.yaml (when given) with the flags laid over it. */
+async function configFrom(o: ServeFlags): Promise<ServeConfig> {
+  const base: ServeConfig | undefined = o.config ? await loadConfig(o.config) : undefined;
+  if (!base && (!o.iso.length || !o.profile.length)) {
+    throw new ServeError('E_CONFIG', 'say what to install: --iso Win7.iso --profile profile.yaml, or --config overnight.yaml');
+  }
+  const share: ServeConfigInput['share'] =
+    o.share === 'external' || (o.share === undefined && o.shareUnc)
+      ? { mode: 'external', unc: o.shareUnc ?? '', user: o.shareUser, password: o.sharePassword }
+      : o.share === 'managed' || o.smbPort || o.smbd
+        ? { mode: 'managed', port: num(o.smbPort, '--smb-port') ?? 445, smbd: o.smbd }
+        : base?.share;
+  if (share?.mode === 'external' && !share.unc) throw new ServeError('E_CONFIG', '--share external needs --share-unc \\\\host\\share (a share holding the extracted media)');
+  const input: ServeConfigInput = {
+    ...base,
+    interface: o.interface ?? base?.interface,
+    dhcp: {
+      ...base?.dhcp,
+      ...(o.dhcp ? { mode: o.dhcp } : {}),
+      ...(o.pool ? { pool: o.pool } : {}),
+      ...(o.netmask ? { netmask: o.netmask } : {}),
+      ...(o.router ? { router: o.router } : {}),
+      ...(o.dns ? { dns: o.dns.split(',').map((s) => s.trim()) } : {}),
+    },
+    media: o.iso.length ? o.iso.map((iso) => ({ iso: resolve(iso) })) : base!.media,
+    profiles: o.profile.length ? o.profile.map((file, i) => ({ name: i === 0 ? 'default' : `profile${i + 1}`, file: resolve(file) })) : base!.profiles,
+    inventory: o.inventory ? resolve(o.inventory) : base?.inventory,
+    unknown: o.unknown ?? base?.unknown,
+    share,
+    http: { port: num(o.httpPort, '--http-port') ?? base?.http.port ?? 80 },
+    tftp: { port: num(o.tftpPort, '--tftp-port') ?? base?.tftp.port ?? 69 },
+    loaders: o.loaders ? resolve(o.loaders) : base?.loaders,
+    chainloadIpxe: o.chainloadIpxe ?? base?.chainloadIpxe,
+  };
+  // --profile with a config: the profiles keep their names only when the config's are replaced whole.
+  if (o.profile.length && base) input.defaultProfile = undefined;
+  return validateConfig(input, o.config ?? 'flags');
+}
+
+export function serveCommand(io: Io, signal?: AbortSignal): Command {
+  return new Command('serve')
+    .description('install Windows on every machine that boots from the network: ISO → share (Samba) → PXE → WinPE → Setup, with a record of every phase')
+    .option('-c, --config <file>', 'overnight.yaml: several media and profiles, the inventory and the options below')
+    .option('--iso <file>', 'install media (repeatable)', (v: string, all: string[]) => [...all, v], [])
+    .option('--profile <file>', 'the profile (overnight answer init writes one); repeatable, the first is the default', (v: string, all: string[]) => [...all, v], [])
+    .option('--inventory <csv>', 'machines: mac,name,profile,media and profile fields to override')
+    .option('-i, --interface <name>', 'interface to serve on (default: the only one with an IPv4 address)')
+    .addOption(new Option('--dhcp <mode>', 'proxy: boot answers beside the site DHCP server (default); full: also addresses (isolated networks); off').choices(['proxy', 'full', 'off']))
+    .option('--pool <start-end>', 'full DHCP mode: addresses to hand out')
+    .option('--netmask <mask>', 'full DHCP mode: subnet mask (default: the interface\'s)')
+    .option('--router <ip>', 'full DHCP mode: default gateway')
+    .option('--dns <ips>', 'full DHCP mode: DNS servers, comma separated')
+    .option('--data <dir>', 'data folder: extracted media, records, Samba state (default: $OVERNIGHT_DATA_DIR, /var/lib/overnight as root)')
+    .addOption(new Option('--unknown <policy>', 'machines not in the inventory: install (all), ignore (known-only), or wait for `overnight machines approve`').choices(['all', 'known-only', 'approve']))
+    .addOption(new Option('--share <mode>', 'managed: overnight runs Samba (default); external: use --share-unc').choices(['managed', 'external']))
+    .option('--share-unc <unc>', 'external share holding the extracted media, e.g. \\\\fileserver\\win7')
+    .option('--share-user <user>', 'external share: user name')
+    .option('--share-password <password>', 'external share: password')
+    .option('--smb-port <port>', 'managed share: SMB port (Windows only connects to 445)')
+    .option('--smbd <path>', 'managed share: the smbd to run (default: on PATH or in /usr/sbin)')
+    .option('--http-port <port>', 'HTTP port (default 80)')
+    .option('--tftp-port <port>', 'TFTP port (default 69)')
+    .option('--loaders <dir>', 'folder with undionly.kpxe, ipxe.efi and wimboot (`overnight loaders fetch` gets them)')
+    .option('--chainload-ipxe', "also load overnight's iPXE on NICs whose ROM is an old iPXE")
+    .option('--json', 'print the summary and events as JSON lines')
+    .action(async (o: ServeFlags) => {
+      const config = await configFrom(o);
+      const dataDir = serveDataDir(o.data, config.data);
+      const print = (e: ServeEvent) => io.out(o.json ? JSON.stringify(e) : describe(e));
+      let lastProgress = 0;
+      const serve = await startServe({
+        config,
+        dataDir,
+        events: print,
+        signal,
+        onProgress: (step, p) => {
+          const now = Date.now();
+          if (p && now - lastProgress < 1000 && p.bytesDone < p.bytesTotal) return;
+          lastProgress = now;
+          if (o.json) return;
+          io.err(p ? `${step}: ${Math.floor((100 * p.bytesDone) / Math.max(1, p.bytesTotal))}% (${p.filesDone}/${p.filesTotal} files)` : step);
+        },
+      });
+      try {
+        const s = serve.summary;
+        if (o.json) io.out(JSON.stringify({ ready: s }));
+        else {
+          io.out(`overnight serve: ready on ${s.interface.name} (${s.interface.address})`);
+          io.out(`  DHCP      ${s.dhcp === 'proxy' ? 'proxy: boot answers only; addresses come from the site DHCP server' : s.dhcp === 'full' ? 'full: this server hands out addresses' : 'off: the site DHCP server must send the boot file'}`);
+          for (const m of s.media) io.out(`  Media     ${m.id}: ${m.release} ${m.arch}, ${m.editions} edition(s), "${m.label}"${m.folder ? `, ${m.reused ? 'share folder reused' : `extracted in ${m.seconds?.toFixed(1)} s`}` : ''}`);
+          io.out(`  Share     ${s.share.uncs.join(', ')}  user ${s.share.user}${s.share.mode === 'managed' ? `  (Samba, min protocol ${s.share.protocol}, port ${s.share.port})` : '  (external)'}`);
+          for (const p of s.profiles) io.out(`  Profile   ${p.name} → ${p.media}, edition ${p.edition}`);
+          io.out(`  Loaders   ${Object.keys(s.loaders).join(', ')}`);
+          io.out(`  Machines  ${s.inventory} in the inventory; unknown machines: ${s.unknown}`);
+          io.out(`  API       ${s.http}/api/machines   records: ${s.store}`);
+          io.out('Press Ctrl-C to stop.');
+        }
+        await waitForStop(signal);
+      } finally {
+        await serve.close();
+      }
+    });
+}
+
+function waitForStop(signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve();
+    };
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+function describe(e: ServeEvent): string {
+  const t = e.time.toISOString().slice(11, 19);
+  switch (e.type) {
+    case 'machine.phase':
+      return `${t} ${e.mac} ${e.phase.padEnd(10)} ${e.detail ?? ''}`.trimEnd();
+    case 'serve.note':
+      return `${t} note: ${e.message}`;
+    case 'share.start':
+      return `${t} samba      started (pid ${e.pid}, port ${e.port})`;
+    case 'share.exit':
+      return `${t} samba      exited (${e.signal ?? `code ${e.code}`})${e.restarting ? ', restarting' : ''}`;
+    case 'share.log':
+      return `${t} samba      ${e.line}`;
+    case 'share.connect':
+      return `${t} samba      ${e.client} connected to ${e.share} as ${e.user}`;
+    default:
+      return describeNet(e);
+  }
+}
+
+export function machinesCommand(io: Io): Command {
+  const machines = new Command('machines').description("the machines overnight serve has seen: list them, approve or deny unknown ones, install one again");
+  const open = (data: string | undefined) => {
+    const dir = serveDataDir(data, undefined);
+    const path = join(dir, 'overnight.sqlite');
+    if (!existsSync(path)) throw new ServeError('E_CONFIG', `no records in ${dir} (overnight serve has not run with this --data)`);
+    return Store.open(path);
+  };
+  const macArg = (mac: string) => {
+    const m = /^[0-9a-f]{2}([:-]?)[0-9a-f]{2}(\1[0-9a-f]{2}){4}$/i.exec(mac);
+    if (!m) throw new ServeError('E_CONFIG', `"${mac}" is not a MAC address`);
+    return mac.toLowerCase().replace(/[:-]/g, '').match(/../g)!.join(':');
+  };
+  machines
+    .command('list')
+    .description('every machine, its phase and when it was last seen')
+    .option('--data <dir>', 'data folder of overnight serve')
+    .option('--json', 'as JSON')
+    .action((o: { data?: string; json?: boolean }) => {
+      const store = open(o.data);
+      try {
+        const list = store.machines();
+        if (o.json) return io.out(JSON.stringify(list, null, 2));
+        for (const m of list) {
+          io.out(`${m.mac}  ${(m.name ?? '-').padEnd(15)} ${(m.phase ?? '-').padEnd(10)} ${m.known ? 'inventory' : `unknown${m.approval ? ` (${m.approval})` : ''}`}  ${m.lastSeen.toISOString()}${m.failure ? `  ${m.failure}` : ''}`);
+        }
+      } finally {
+        store.close();
+      }
+    });
+  for (const [name, what] of [
+    ['approve', 'let an unknown machine install (unknown policy: approve)'],
+    ['deny', 'never install this unknown machine'],
+  ] as const) {
+    machines
+      .command(name)
+      .description(what)
+      .argument('<mac>')
+      .option('--data <dir>', 'data folder of overnight serve')
+      .action((mac: string, o: { data?: string }) => {
+        const store = open(o.data);
+        try {
+          store.setApproval(macArg(mac), name === 'approve' ? 'approved' : 'denied');
+          io.err(`${macArg(mac)}: ${name === 'approve' ? 'approved' : 'denied'}`);
+        } finally {
+          store.close();
+        }
+      });
+  }
+  machines
+    .command('redeploy')
+    .description('install Windows on this machine again at its next network boot (a finished machine otherwise boots its disk)')
+    .argument('<mac>')
+    .option('--data <dir>', 'data folder of overnight serve')
+    .action((mac: string, o: { data?: string }) => {
+      const store = open(o.data);
+      try {
+        store.record(macArg(mac), 'redeploy', 'admin', 'marked for a new install');
+        io.err(`${macArg(mac)}: installs again at its next network boot`);
+      } finally {
+        store.close();
+      }
+    });
+  machines
+    .command('events')
+    .description("a machine's recorded phases, in order, with their times")
+    .argument('<mac>')
+    .option('--data <dir>', 'data folder of overnight serve')
+    .option('--json', 'as JSON')
+    .action((mac: string, o: { data?: string; json?: boolean }) => {
+      const store = open(o.data);
+      try {
+        const evs = store.events(macArg(mac));
+        if (o.json) return io.out(JSON.stringify(evs, null, 2));
+        for (const e of evs) io.out(`${e.time.toISOString()}  ${e.phase.padEnd(10)} ${e.source.padEnd(6)} ${e.detail ?? ''}`.trimEnd());
+      } finally {
+        store.close();
+      }
+    });
+  return machines;
+}

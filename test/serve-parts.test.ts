@@ -1,0 +1,273 @@
+// The pieces `overnight serve` is made of, each on its own: the inventory, overnight.yaml, the
+// records, media preparation (extraction keyed by identity, reuse, resume), and the HTTP routes
+// that machines use for their injected files and their reports (checked with curl).
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat, unlink, writeFile, truncate } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startHttpServer } from '../src/net/http/server.ts';
+import { loadConfig, mediaIdFromPath, validateConfig } from '../src/serve/config.ts';
+import { ServeError } from '../src/serve/errors.ts';
+import { parseCsv, parseInventory } from '../src/serve/inventory.ts';
+import { findPath, mediaIdentity, prepareMedia } from '../src/serve/media.ts';
+import { Store } from '../src/store/store.ts';
+import { openMedia } from '../src/media/open.ts';
+import { buildWindowsIso, type WindowsMedia } from './helpers/media.ts';
+import { run } from './helpers/tools.ts';
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe('inventory (CSV)', () => {
+  test('reads mac, name, profile, media and nested profile fields; cells keep their types', () => {
+    const csv = '\ufeffmac,name,profile,join.ou,disk.disk,productKey\r\n00-1A-2B-3C-4D-5E,LAB-01,lab,"OU=Lab,DC=corp,DC=example",1,FJ82H-XT6CR-J8D7P-XQJJ2-GPDD4\r\n001a2b3c4d5f,LAB-02,,,,\r\n';
+    const inv = parseInventory(csv, 'machines.csv');
+    assert.equal(inv.length, 2);
+    assert.deepEqual(inv[0], {
+      mac: '00:1a:2b:3c:4d:5e',
+      name: 'LAB-01',
+      profile: 'lab',
+      media: undefined,
+      overrides: { join: { ou: 'OU=Lab,DC=corp,DC=example' }, disk: { disk: 1 }, productKey: 'FJ82H-XT6CR-J8D7P-XQJJ2-GPDD4' },
+      n: 1,
+      line: 2,
+    });
+    assert.deepEqual(inv[1]!.overrides, {});
+    assert.equal(inv[1]!.mac, '00:1a:2b:3c:4d:5f');
+  });
+
+  test('quoted fields hold commas, quotes and line breaks', () => {
+    const rows = parseCsv('a,b\n"x, ""y""","two\nlines"\n', 'f.csv');
+    assert.deepEqual(rows[1]!.fields, ['x, "y"', 'two\nlines']);
+  });
+
+  test('each malformed inventory gets one message naming the file and line', () => {
+    const cases: [string, RegExp][] = [
+      ['name,profile\nPC1,lab\n', /machines\.csv:1: the header row has no "mac" column/],
+      ['mac,name\nnot-a-mac,PC1\n', /machines\.csv:2: "not-a-mac" is not a MAC address/],
+      ['mac,name\n00:1a:2b:3c:4d:5e,A\n00-1a-2b-3c-4d-5e,B\n', /machines\.csv:3: 00:1a:2b:3c:4d:5e is already on line 2/],
+      ['mac,name\n00:1a:2b:3c:4d:5e,A,extra\n', /machines\.csv:2: 3 fields, the header has 2/],
+      ['mac,bad column\n', /column "bad column" is neither/],
+      ['mac,name\n"00:1a:2b:3c:4d:5e,A\n', /a quoted field is not closed/],
+      ['mac,name,name\n', /column "name" appears twice/],
+    ];
+    for (const [text, re] of cases) {
+      assert.throws(() => parseInventory(text, 'machines.csv'), (e: unknown) => e instanceof ServeError && e.code === 'E_INVENTORY' && re.test(e.message), text);
+    }
+  });
+});
+
+describe('overnight.yaml', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ovn-config-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('relative paths are taken from the file, defaults filled in', async () => {
+    const file = join(dir, 'overnight.yaml');
+    await writeFile(file, 'media:\n  - iso: isos/Win7.iso\nprofiles:\n  - name: lab\n    file: lab.yaml\ninventory: machines.csv\nunknown: approve\n');
+    const c = await loadConfig(file);
+    assert.equal(c.media[0]!.iso, join(dir, 'isos/Win7.iso'));
+    assert.equal(c.profiles[0]!.file, join(dir, 'lab.yaml'));
+    assert.equal(c.inventory, join(dir, 'machines.csv'));
+    assert.equal(c.unknown, 'approve');
+    assert.equal(c.dhcp.mode, 'proxy');
+    assert.deepEqual(c.share, { mode: 'managed', port: 445 });
+    assert.equal(c.http.port, 80);
+  });
+
+  test('errors name the file, the line and the field', async () => {
+    const file = join(dir, 'bad.yaml');
+    await writeFile(file, 'media:\n  - iso: a.iso\nprofiles:\n  - name: lab\n    file: lab.yaml\n    media: nope\n');
+    await assert.rejects(loadConfig(file), /bad\.yaml: profile "lab" names media "nope", which is not one of a/);
+    await writeFile(file, 'media:\n  - iso: a.iso\nprofiles: []\n');
+    await assert.rejects(loadConfig(file), /bad\.yaml:3: profiles: name at least one profile/);
+    await writeFile(file, 'media:\n  - iso: a.iso\nprofiles:\n  - {name: lab, file: x}\nunknown: some\n');
+    await assert.rejects(loadConfig(file), /bad\.yaml:5: unknown:/);
+    await assert.rejects(loadConfig(join(dir, 'missing.yaml')), /cannot read .*missing\.yaml/);
+    assert.throws(() => validateConfig({ media: [{ iso: 'a/Win7.iso' }, { iso: 'b/Win7.iso' }], profiles: [{ name: 'p', file: 'p' }] }), /two media have the id "win7"/);
+  });
+
+  test('media ids from file names', () => {
+    assert.equal(mediaIdFromPath('/isos/en_windows_7_professional_with_sp1_x64_dvd_u_676939.iso', 0), 'en-windows-7-professional-with-s');
+    assert.equal(mediaIdFromPath('Win7 Pro SP1 (x64).iso', 0), 'win7-pro-sp1-x64');
+    assert.equal(mediaIdFromPath('___.iso', 2), 'media3');
+  });
+});
+
+describe('records (node:sqlite)', () => {
+  test('machines and their events survive a reopen, in order, with times', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ovn-store-'));
+    try {
+      const path = join(dir, 'overnight.sqlite');
+      let s = Store.open(path);
+      s.seen('00:1a:2b:3c:4d:5e', { name: 'LAB-01', known: true, profile: 'lab' });
+      for (const p of ['dhcp', 'loader', 'winpe', 'share', 'setup']) s.record('00:1a:2b:3c:4d:5e', p, 'test');
+      s.record('00:1a:2b:3c:4d:5e', 'failed', 'report', 'setup.exe exited with code 31');
+      s.record('02:00:00:00:00:09', 'dhcp', 'dhcp');
+      s.close();
+      s = Store.open(path);
+      const m = s.machine('00:1a:2b:3c:4d:5e')!;
+      assert.equal(m.name, 'LAB-01');
+      assert.equal(m.known, true);
+      assert.equal(m.phase, 'failed');
+      assert.equal(m.failure, 'setup.exe exited with code 31');
+      assert.deepEqual(s.events('00:1a:2b:3c:4d:5e').map((e) => e.phase), ['dhcp', 'loader', 'winpe', 'share', 'setup', 'failed']);
+      const times = s.events().map((e) => e.time.getTime());
+      assert.deepEqual(times, [...times].sort((a, b) => a - b));
+      assert.equal(s.machine('02:00:00:00:00:09')!.known, false);
+      // A later phase clears the failure; a note leaves the phase alone.
+      s.record('00:1a:2b:3c:4d:5e', 'setup', 'report');
+      s.record('00:1a:2b:3c:4d:5e', 'note', 'http', 'x');
+      assert.equal(s.machine('00:1a:2b:3c:4d:5e')!.phase, 'setup');
+      assert.equal(s.machine('00:1a:2b:3c:4d:5e')!.failure, undefined);
+      s.setApproval('02:00:00:00:00:09', 'approved');
+      assert.equal(s.machine('02:00:00:00:00:09')!.approval, 'approved');
+      s.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('media for a deployment', () => {
+  let work: string;
+  let win7: WindowsMedia;
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'ovn-serve-media-'));
+    win7 = await buildWindowsIso(work, '7-x64');
+  });
+  after(async () => {
+    await rm(work, { recursive: true, force: true });
+  });
+
+  test('extracted once, byte for byte as 7-Zip extracts it; a second start reuses the folder', async () => {
+    const mediaDir = join(work, 'data', 'media');
+    const a = await prepareMedia({ id: 'win7', iso: win7.iso, mediaDir });
+    try {
+      assert.equal(a.release, '7');
+      assert.equal(a.arch, 'amd64');
+      assert.equal(a.extraction!.reused, false);
+      assert.match(a.shareDir!, /win7-[0-9a-f]{12}$/);
+      assert.deepEqual(a.boot, { bootmgr: 'bootmgr', bcd: 'boot/bcd', bootSdi: 'boot/boot.sdi', bootWim: 'sources/boot.wim', bootIndex: 2 });
+      const ref = join(work, '7z');
+      await run('7z', ['x', '-y', `-o${ref}`, win7.iso]);
+      for (const f of ['setup.exe', 'sources/install.wim', 'sources/boot.wim', 'boot/bcd']) {
+        assert.equal(sha(await readFile(join(a.shareDir!, f))), sha(await readFile(join(ref, f))), f);
+      }
+    } finally {
+      await a.media.close();
+    }
+    const b = await prepareMedia({ id: 'win7', iso: win7.iso, mediaDir });
+    try {
+      assert.equal(b.extraction!.reused, true);
+      assert.equal(b.shareDir, a.shareDir);
+      assert.ok(b.extraction!.seconds < 1);
+    } finally {
+      await b.media.close();
+    }
+  });
+
+  test('an interrupted extraction resumes: complete files are kept, the rest written', async () => {
+    const mediaDir = join(work, 'resume', 'media');
+    const a = await prepareMedia({ id: 'win7', iso: win7.iso, mediaDir });
+    await a.media.close();
+    // As if the run had stopped: no marker, one file half written, one missing.
+    await unlink(join(a.shareDir!, '.overnight-media.json'));
+    await truncate(join(a.shareDir!, 'sources/install.wim'), 1000);
+    await unlink(join(a.shareDir!, 'setup.exe'));
+    const before = (await stat(join(a.shareDir!, 'sources/boot.wim'))).mtimeMs;
+    const b = await prepareMedia({ id: 'win7', iso: win7.iso, mediaDir });
+    try {
+      assert.equal(b.extraction!.reused, false);
+      assert.ok(b.extraction!.skippedFiles > 0, 'complete files were kept');
+      assert.equal((await stat(join(a.shareDir!, 'sources/boot.wim'))).mtimeMs, before);
+      assert.equal(sha(await readFile(join(b.shareDir!, 'sources/install.wim'))), sha(await readFile(join(win7.tree, 'sources/install.wim'))));
+      assert.equal(sha(await readFile(join(b.shareDir!, 'setup.exe'))), sha(await readFile(join(win7.tree, 'setup.exe'))));
+    } finally {
+      await b.media.close();
+    }
+  });
+
+  test('the identity changes with the tree and not otherwise; lookups ignore case', async () => {
+    const m1 = await openMedia(win7.iso);
+    const m2 = await openMedia(win7.iso);
+    try {
+      assert.equal(await mediaIdentity(m1), await mediaIdentity(m2));
+      assert.equal((await findPath(m1, 'SOURCES/Boot.WIM'))?.path, '/sources/boot.wim');
+      assert.equal(await findPath(m1, 'sources/nothing.wim'), undefined);
+    } finally {
+      await m1.close();
+      await m2.close();
+    }
+    // Same layout, names and sizes; other bytes.
+    const other = await buildWindowsIso(join(work, 'other'), '7-x64');
+    const m3 = await openMedia(other.iso);
+    const m4 = await openMedia(win7.iso);
+    try {
+      assert.notEqual(await mediaIdentity(m3), await mediaIdentity(m4));
+    } finally {
+      await m3.close();
+      await m4.close();
+    }
+  });
+
+  test('an ISO that is not Windows, and a corrupt one, each get one clear message', async () => {
+    const tree = join(work, 'linux');
+    await run('mkdir', ['-p', join(tree, 'boot')]);
+    await writeFile(join(tree, 'boot', 'vmlinuz'), 'not windows');
+    const iso = join(work, 'linux.iso');
+    await run('genisoimage', ['-quiet', '-J', '-R', '-V', 'DEBIAN', '-o', iso, tree]);
+    await assert.rejects(prepareMedia({ id: 'x', iso, mediaDir: join(work, 'm2') }), (e: unknown) => e instanceof ServeError && e.code === 'E_NOT_WINDOWS' && /is not Windows Setup media/.test(e.message));
+    const bad = join(work, 'corrupt.iso');
+    await writeFile(bad, Buffer.alloc(100_000, 0x41));
+    await assert.rejects(prepareMedia({ id: 'x', iso: bad, mediaDir: join(work, 'm3') }), /corrupt\.iso|no (UDF|ISO 9660)|volume/i);
+  });
+});
+
+describe('HTTP: a machine\'s injected files and its reports', () => {
+  test('files by MAC with ranges; reports by POST and GET; bad ones refused (curl)', async () => {
+    const reports: [string, string, string][] = [];
+    const files = new Map([['unattend.xml', Buffer.from('<unattend/>\r\n')], ['overnight.cmd', Buffer.alloc(700_000, 0x61)]]);
+    const srv = await startHttpServer({
+      address: '127.0.0.1',
+      port: 0,
+      machineFile: (mac, name) => (mac === '52:54:00:12:34:56' ? files.get(name) : undefined),
+      report: (mac, phase, detail) => {
+        if (phase === 'bogus') return 'unknown phase "bogus"';
+        reports.push([mac, phase, detail]);
+        return undefined;
+      },
+    });
+    try {
+      const curl = async (...args: string[]) => (await run('curl', ['-sS', '-w', '\n%{http_code}', ...args])).stdout;
+      assert.equal(await curl(`${srv.url}/boot/52-54-00-12-34-56/unattend.xml`), '<unattend/>\r\n\n200');
+      const big = await run('curl', ['-sS', '-r', '600000-600009', `${srv.url}/boot/52:54:00:12:34:56/overnight.cmd`]);
+      assert.equal(big.stdout, 'aaaaaaaaaa');
+      const whole = await run('curl', ['-sS', `${srv.url}/boot/52:54:00:12:34:56/overnight.cmd`], { encoding: 'buffer' } as never);
+      assert.equal(Buffer.from(whole.stdout).length, 700_000);
+      assert.match(await curl(`${srv.url}/boot/52:54:00:12:34:56/other.txt`), /404$/);
+      assert.match(await curl(`${srv.url}/boot/52:54:00:12:34:99/unattend.xml`), /404$/);
+      assert.match(await curl(`${srv.url}/boot/nonsense/unattend.xml`), /400$/);
+      assert.match(await curl(`${srv.url}/boot/52:54:00:12:34:56/..%2f..%2fetc%2fpasswd`), /400$/);
+
+      assert.match(await curl('-X', 'POST', '--data-binary', 'setup.exe exited with code 31', `${srv.url}/report/52:54:00:12:34:56/failed`), /ok\n\n200$/);
+      assert.match(await curl(`${srv.url}/report/52-54-00-12-34-56/specialize?detail=via%20bits`), /200$/);
+      assert.match(await curl('-X', 'POST', '-d', 'x', `${srv.url}/report/52:54:00:12:34:56/bogus`), /unknown phase "bogus".*\n\n400$/);
+      assert.match(await curl('-X', 'POST', '-d', 'x', `${srv.url}/report/not-a-mac/done`), /400$/);
+      assert.match(await curl('-X', 'POST', '--data-binary', `@-`, `${srv.url}/report/52:54:00:12:34:56/done`, '-H', 'content-type: text/plain', '--data-binary', 'x'.repeat(5000)), /413$/);
+      assert.match(await curl('-X', 'PUT', '-d', 'x', `${srv.url}/report/52:54:00:12:34:56/done`), /405$/);
+      assert.match(await curl('-X', 'POST', '-d', 'x', `${srv.url}/boot/52:54:00:12:34:56/unattend.xml`), /405$/);
+      assert.deepEqual(reports, [
+        ['52:54:00:12:34:56', 'failed', 'setup.exe exited with code 31'],
+        ['52:54:00:12:34:56', 'specialize', 'via bits'],
+      ]);
+    } finally {
+      await srv.close();
+    }
+  });
+});
