@@ -277,6 +277,49 @@ describe('overnight serve', { concurrency: false }, async () => {
       await lab.destroy();
     }
   });
+
+  it('refuses a port 67 another program holds; an external share; WinPE drivers', { skip: !root && 'needs root for network namespaces', timeout: 120_000 }, async () => {
+    const lab = await Lab.create('serve2');
+    try {
+      const srv = await lab.addHost('srv', '10.97.0.1/24');
+      const cli = await lab.addHost('cli', '10.97.0.50/24');
+      // A DHCP server already on the host (here a plain UDP listener, as dnsmasq would hold it).
+      const holder = lab.spawn(srv.ns, process.execPath, ['-e', "require('node:dgram').createSocket({type:'udp4',reuseAddr:true}).bind(67,()=>console.log('bound'))"]);
+      await waitForOutput(holder, /bound/, 10_000);
+      const data = join(tmp.dir, 'data2');
+      const common = [BIN, 'serve', '--iso', win7.iso, '--interface', 'eth0', '--data', data, '--loaders', loaders, '--http-port', '8080', '--tftp-port', '6969'];
+      const refused = lab.spawn(srv.ns, process.execPath, [...common, '--profile', profile, '--share', 'external', '--share-unc', '\\\\files\\win7']);
+      const msg = await waitForOutput(refused, /UDP port 67 is already in use on this host by node \(pid \d+\)/, 30_000).catch((e: Error) => e.message);
+      assert.match(msg, /UDP port 67 is already in use on this host by node \(pid \d+\): stop it/);
+      await lab.stop(holder);
+
+      // External share (no Samba): the start script names it; WinPE drivers from a folder beside the profile.
+      const drv = join(tmp.dir, 'drivers', 'nic');
+      await mkdir(drv, { recursive: true });
+      await writeFile(join(drv, 'netlab.inf'), '[Version]\r\nSignature="$Windows NT$"\r\n');
+      await writeFile(join(drv, 'netlab.sys'), Buffer.alloc(4096, 7));
+      await writeFile(join(drv, 'netlab.cat'), Buffer.alloc(512, 3));
+      const withDrivers = join(tmp.dir, 'drivers.yaml');
+      await writeFile(withDrivers, `${PROFILE}drivers:\n  winpe: [drivers/nic]\n`);
+      const child = lab.spawn(srv.ns, process.execPath, [...common, '--profile', withDrivers, '--dhcp', 'off', '--share', 'external', '--share-unc', '\\\\files\\win7', '--share-user', 'deploy', '--share-password', 'Secret123', '--json']);
+      await waitForOutput(child, /"ready"/, 60_000);
+      const base = 'http://10.97.0.1:8080';
+      const curl = async (url: string) => (await lab.exec(cli.ns, 'curl', ['-sS', '--fail-with-body', url])).stdout;
+      const script = await curl(`${base}/boot/${MAC}.ipxe?platform=efi&buildarch=x86_64`);
+      for (const f of ['netlab.inf', 'netlab.sys', 'netlab.cat']) assert.match(script, new RegExp(`^initrd -n ${f.replace('.', '\\.')} \\S+ ${f.replace('.', '\\.')} \\|\\| goto failed$`, 'm'));
+      const cmd = await curl(`${base}/boot/${MAC}/overnight.cmd`);
+      assert.ok(cmd.includes('\\\\files\\win7'), 'names the external share');
+      assert.ok(cmd.includes('Secret123') && cmd.includes('deploy'));
+      assert.match(cmd, /drvload "%SYS%\\netlab\.inf"/);
+      assert.match(cmd, /copy \/y "%SYS%\\netlab\.sys" X:\\overnight\\drivers\\/);
+      assert.equal(sha(Buffer.from(await curl(`${base}/boot/${MAC}/netlab.sys`), 'latin1')), sha(Buffer.alloc(4096, 7)));
+      const xml = await curl(`${base}/boot/${MAC}/unattend.xml`);
+      assert.match(xml, /<Path>X:\\overnight\\drivers<\/Path>/);
+      await lab.stop(child);
+    } finally {
+      await lab.destroy();
+    }
+  });
 });
 
 /** PIDs of processes whose command line names `needle` (read from /proc; nothing is signalled). */

@@ -32,7 +32,10 @@ export interface WinpePlanInput {
     unc: string;
     user: string;
     password: string;
-    /** Writable drop folder for WinPE's phase reports, \\10.0.0.1\overnight-report$. */
+    /**
+     * Writable drop folder for WinPE's phase reports, \\10.0.0.1\overnight-report$; empty when
+     * there is none (an external share): WinPE then reports nothing, the installed system still does.
+     */
     reportUnc: string;
   };
   answerXml: string;
@@ -410,6 +413,7 @@ function startScript(s: StartScript): Buffer {
     '',
     ':share_ok',
     'set "HINT="',
+    ...(s.report ? [] : ['echo   No report share on this server: WinPE reports nothing; Windows reports over HTTP once it runs.', 'goto setup']),
     `echo [5/${steps}] Connecting to the report share %REPORT% ...`,
     'set "TRY=0"',
     ':rshare_try',
@@ -646,7 +650,7 @@ export function winpePlan(i: WinpePlanInput): WinpePlan {
   if (!/^https?:\/\//.test(i.wimbootUrl)) throw new Error(`wimbootUrl '${i.wimbootUrl}' is not an http(s) URL`);
 
   const share = uncPath(i.share.unc, 'share UNC');
-  const report = uncPath(i.share.reportUnc, 'report share UNC');
+  const report = i.share.reportUnc === '' ? { unc: '' } : uncPath(i.share.reportUnc, 'report share UNC');
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/.test(i.share.user)) throw new Error(`share user '${i.share.user}' must be 1-32 letters, digits, '.', '_' or '-'`);
   const password = cmdSafe(i.share.password, 'share password', 127);
   // net use asks at the console for '*' and for an empty password; a final backslash would escape the closing quote.

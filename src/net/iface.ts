@@ -5,6 +5,7 @@
 // interface gets its own socket bound to the device with SO_BINDTODEVICE: the kernel then hands
 // a socket only what arrived on its device, and broadcasts it sends leave through that device.
 // The socket is made through koffi (prebuilt FFI) and handed to dgram with bind({ fd }).
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import dgram from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import { NetError } from './errors.ts';
@@ -146,3 +147,68 @@ export async function openUdp(opts: UdpOptions): Promise<dgram.Socket> {
   if (!forced) sock.setRecvBufferSize(RECEIVE_BUFFER);
   return sock;
 }
+
+/**
+ * Other programs' UDP sockets on `port` in this network namespace (Linux; empty elsewhere). Sockets
+ * with SO_REUSEADDR can share a port without an error, so a second DHCP server on this host would
+ * otherwise start silently and answer beside the first.
+ */
+export function udpPortHolders(port: number): { pid: number | undefined; command: string | undefined }[] {
+  let table: string;
+  try {
+    table = readFileSync('/proc/net/udp', 'latin1');
+  } catch {
+    return [];
+  }
+  const inodes = new Set<string>();
+  for (const line of table.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 10) continue;
+    if (Number.parseInt(f[1]!.split(':')[1] ?? '', 16) === port) inodes.add(f[9]!);
+  }
+  const own = socketsOf('self');
+  const others = [...inodes].filter((i) => !own.has(i));
+  if (!others.length) return [];
+  const out: { pid: number | undefined; command: string | undefined }[] = [];
+  const found = new Set<string>();
+  for (const d of readdirSafe('/proc')) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    const mine = socketsOf(d);
+    const hit = others.find((i) => mine.has(i) && !found.has(i));
+    if (!hit) continue;
+    found.add(hit);
+    let command: string | undefined;
+    try {
+      // argv[0]'s name: comm is a thread's name for some programs (Node's is "MainThread").
+      const argv0 = readFileSync(`/proc/${d}/cmdline`, 'latin1').split('\0')[0] ?? '';
+      command = argv0.split('/').pop() || readFileSync(`/proc/${d}/comm`, 'latin1').trim();
+    } catch {
+      command = undefined;
+    }
+    out.push({ pid: Number(d), command });
+  }
+  for (const i of others) if (!found.has(i)) out.push({ pid: undefined, command: undefined });
+  return out;
+}
+
+function readdirSafe(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function socketsOf(pid: string): Set<string> {
+  const out = new Set<string>();
+  for (const fd of readdirSafe(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) out.add(m[1]!);
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return out;
+}
+

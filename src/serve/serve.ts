@@ -20,7 +20,7 @@ import { type LoaderFirmware, LoaderError, findLoaders, loaderFor } from '../boo
 import { DEFAULT_LOADERS, httpBase, ipxePolicy } from '../boot/policy.ts';
 import { PHASES, type Phase, reportCommands, WINPE_DRIVER_DIR, winpePlan, type WinpePlan } from '../boot/winpe.ts';
 import type { NetEvent } from '../net/events.ts';
-import { type Interface, pickInterface } from '../net/iface.ts';
+import { type Interface, pickInterface, udpPortHolders } from '../net/iface.ts';
 import { NetError } from '../net/errors.ts';
 import { type BootServers, startBootServers } from '../net/servers.ts';
 import { minProtocolFor, lowestProtocol } from '../share/config.ts';
@@ -53,7 +53,7 @@ export interface ServeOptions {
    * Test harnesses only: rewrites a machine's iPXE script before it is served (the network boot
    * tests boot a Linux kernel that stands in for wimboot, and add its checking initramfs).
    */
-  bootScriptFilter?: ((mac: string, script: string) => string) | undefined;
+  bootScriptFilter?: ((mac: string, script: string, plan: MachinePlan) => string | Promise<string>) | undefined;
   /** Full DHCP mode: how long to listen for another DHCP server first (ms). */
   dhcpProbeMs?: number | undefined;
 }
@@ -118,6 +118,15 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
   try {
     // ---- checks that need nothing started
     const iface = pickInterface(c.interface);
+    if (c.dhcp.mode !== 'off') {
+      for (const port of [67, 4011]) {
+        const holders = udpPortHolders(port);
+        if (holders.length) {
+          const who = holders.map((h) => (h.pid ? `${h.command ?? 'a process'} (pid ${h.pid})` : 'another program')).join(', ');
+          throw new NetError('E_BIND', `UDP port ${port} is already in use on this host by ${who}: stop it, or keep it as the DHCP server and use --dhcp off`, { port });
+        }
+      }
+    }
     await mkdir(o.dataDir, { recursive: true });
     const bootDir = join(o.dataDir, 'boot');
     const loaders = await stageLoaders(c.loaders, o.dataDir, bootDir);
@@ -132,6 +141,11 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
 
     const managed = c.share.mode === 'managed';
     const mediaDir = managed ? join(o.dataDir, 'media') : undefined;
+    if (c.share.mode === 'external') {
+      // WinPE's net use needs an account (Windows 10/11 refuse guest access), and one UNC holds one media.
+      if (!c.share.user || !c.share.password) throw new ServeError('E_CONFIG', `the external share ${c.share.unc} needs --share-user and --share-password: Windows PE connects with them`);
+      if (c.media.length > 1) throw new ServeError('E_CONFIG', 'an external share holds one media; serve several media with the managed share');
+    }
     // What the share needs is checked before gigabytes are extracted for it.
     if (managed) {
       await findSamba({ smbd: c.share.mode === 'managed' ? c.share.smbd : undefined });
@@ -189,9 +203,9 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
       for (const m of prepared) uncs.set(m.id, `\\\\${serverIp}\\${m.id}`);
       reportUnc = `\\\\${serverIp}\\${REPORT_SHARE}`;
     } else {
-      // An existing share holds the extracted media (one media: its UNC; several: <unc>\<id>).
-      for (const m of prepared) uncs.set(m.id, prepared.length === 1 ? c.share.unc : `${c.share.unc}\\${m.id}`);
-      credentials = c.share.user ? { user: c.share.user, password: c.share.password ?? '' } : undefined;
+      // An existing share holds the extracted media.
+      uncs.set(prepared[0]!.id, c.share.unc);
+      credentials = { user: c.share.user!, password: c.share.password! };
     }
 
     // ---- per-machine plans
@@ -272,7 +286,7 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
       plans.set(mac, p);
       store.seen(mac, { firmware: loaderFirmware });
       record(mac, 'loader', 'http', `iPXE (${platform} ${arch}) fetched its boot script: ${p.profile} on ${p.media}, ${firmware === 'uefi' ? 'GPT' : 'MBR'} layout`);
-      return o.bootScriptFilter ? o.bootScriptFilter(mac, p.plan.script) : p.plan.script;
+      return o.bootScriptFilter ? await o.bootScriptFilter(mac, p.plan.script, p) : p.plan.script;
     };
 
     const report = (mac: string, phase: string, detail: string): string | undefined => {
