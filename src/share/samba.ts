@@ -9,7 +9,7 @@
 //  - samba-dcerpcd, which smbd starts on demand for RPC over named pipes (share enumeration),
 //    calls setsid itself and leaves the group: it is found through <state>/run/samba-dcerpcd.pid.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { constants, type FSWatcher, watch } from 'node:fs';
+import { constants, type FSWatcher, readFileSync, watch } from 'node:fs';
 import { access, chmod, chown, mkdir, open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { connect, createServer, isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -574,9 +574,16 @@ export async function startSamba(o: SambaOptions): Promise<SambaServer> {
     }, delay);
   };
 
-  // If this process ends without close(), smbd must not outlive it holding the port.
+  // If this process ends without close(), smbd must not outlive it holding the port (and a later
+  // start ends whatever survives through the pid files).
   const onProcessExit = () => {
     if (child?.pid !== undefined) signal(-child.pid, 'SIGTERM');
+    try {
+      const pid = Number(readFileSync(join(paths.pid, 'samba-dcerpcd.pid'), 'utf8').trim());
+      if (pid > 1 && readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(`--configfile=${paths.conf}`)) signal(-pid, 'SIGTERM');
+    } catch {
+      // no samba-dcerpcd of ours
+    }
   };
   process.once('exit', onProcessExit);
 
