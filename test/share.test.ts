@@ -452,6 +452,20 @@ describe('share: refusals before smbd starts', { concurrency: false }, async () 
     }
   });
 
+  it('reports an smbd that exits at start, or never listens, with its last lines, and leaves nothing running', { skip }, async () => {
+    await mkdir(join(tmp.dir, 'm3'), { recursive: true });
+    const fake = join(tmp.dir, 'fake-smbd');
+    const pids = join(tmp.dir, 'fake.pid');
+    await writeFile(fake, `#!/bin/sh\ncase "$1" in --version) echo 'Version 4.17.99-fake'; exit 0;; esac\necho $$ > '${pids}'\necho 'fake smbd: something broke'\n[ -e '${pids}.hang' ] && exec sleep 60\nexit 1\n`);
+    await chmod(fake, 0o755);
+    const opts = { stateDir: join(tmp.dir, 's3'), port: 14451, addresses: ['127.0.0.1'], minProtocol: 'SMB3_11' as const, shares: [{ name: 'media', path: join(tmp.dir, 'm3') }], credentials: { user: 'overnight', password: 'abcdefABCDEF1234' }, smbd: fake };
+    await assert.rejects(startSamba(opts), expectShareError('E_SMBD_START', /exited at start \(code 1\).*fake smbd: something broke/s));
+    await writeFile(`${pids}.hang`, '');
+    await assert.rejects(startSamba({ ...opts, startTimeoutMs: 500 }), expectShareError('E_SMBD_START', /did not listen on port 14451 within 500 ms.*something broke/s));
+    const pid = Number((await readFile(pids, 'utf8')).trim());
+    assert.deepEqual(await groupMembers(pid), []);
+  });
+
   it('refuses media the share account cannot read', { skip }, async () => {
     const hidden = join(tmp.dir, 'private');
     await mkdir(join(hidden, 'media'), { recursive: true });

@@ -533,7 +533,7 @@ export async function startSamba(o: SambaOptions): Promise<SambaServer> {
       if (portTaken) return fail(portInUse(port));
       if (await canConnect(readyHost, port)) break;
       if (Date.now() > deadline) {
-        return fail(new ShareError('E_SMBD_START', `smbd did not listen on port ${port} within ${Math.round(startTimeout / 1000)} s; its last lines:\n${lastLines().join('\n')}`, { lines: lastLines(), port }));
+        return fail(new ShareError('E_SMBD_START', `smbd did not listen on port ${port} within ${startTimeout >= 1000 ? `${Math.round(startTimeout / 1000)} s` : `${startTimeout} ms`}; its last lines:\n${lastLines().join('\n')}`, { lines: lastLines(), port }));
       }
       await sleep(25);
     }
