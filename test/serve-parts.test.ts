@@ -259,7 +259,7 @@ describe('HTTP: a machine\'s injected files and its reports', () => {
       assert.match(await curl(`${srv.url}/report/52-54-00-12-34-56/specialize?detail=via%20bits`), /200$/);
       assert.match(await curl('-X', 'POST', '-d', 'x', `${srv.url}/report/52:54:00:12:34:56/bogus`), /unknown phase "bogus".*\n\n400$/);
       assert.match(await curl('-X', 'POST', '-d', 'x', `${srv.url}/report/not-a-mac/done`), /400$/);
-      assert.match(await curl('-X', 'POST', '--data-binary', `@-`, `${srv.url}/report/52:54:00:12:34:56/done`, '-H', 'content-type: text/plain', '--data-binary', 'x'.repeat(5000)), /413$/);
+      assert.match(await curl('-X', 'POST', '-H', 'content-type: text/plain', '--data-binary', 'x'.repeat(5000), `${srv.url}/report/52:54:00:12:34:56/done`), /413$/);
       assert.match(await curl('-X', 'PUT', '-d', 'x', `${srv.url}/report/52:54:00:12:34:56/done`), /405$/);
       assert.match(await curl('-X', 'POST', '-d', 'x', `${srv.url}/boot/52:54:00:12:34:56/unattend.xml`), /405$/);
       assert.deepEqual(reports, [
@@ -268,6 +268,24 @@ describe('HTTP: a machine\'s injected files and its reports', () => {
       ]);
     } finally {
       await srv.close();
+    }
+  });
+});
+
+describe('README', () => {
+  test('the overnight.yaml example is a valid configuration', async () => {
+    const readme = await readFile(join(import.meta.dirname, '..', 'README.md'), 'utf8');
+    const block = /```yaml\n# overnight\.yaml\n([\s\S]*?)```/.exec(readme);
+    assert.ok(block, 'README has an overnight.yaml example');
+    const dir = await mkdtemp(join(tmpdir(), 'ovn-readme-'));
+    try {
+      await writeFile(join(dir, 'overnight.yaml'), block[1]!);
+      const c = await loadConfig(join(dir, 'overnight.yaml'));
+      assert.deepEqual(c.media.map((m) => m.id), ['win7', 'win10']);
+      assert.equal(c.unknown, 'approve');
+      assert.equal(c.profiles[1]!.file, join(dir, 'profiles/office.yaml'));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
