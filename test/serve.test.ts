@@ -141,6 +141,7 @@ describe('overnight serve', { concurrency: false }, async () => {
       const shareName = unc.split('\\').pop()!;
       const creds = JSON.parse(await readFile(join(data, 'samba', 'credentials.json'), 'utf8')) as { user: string; password: string };
       const base = 'http://10.96.0.1:8080';
+      const injected = { user: '', password: '' };
       const curl = async (url: string, ...more: string[]) => (await lab.exec(cli.ns, 'curl', ['-sS', '--fail-with-body', ...more, url])).stdout;
       const curlBytes = async (url: string) => {
         const out = join(tmp.dir, 'dl.bin');
@@ -169,6 +170,9 @@ describe('overnight serve', { concurrency: false }, async () => {
         assert.ok(cmd.includes('10.96.0.1'), 'names the server');
         assert.ok(cmd.includes(unc), 'names the share');
         assert.ok(cmd.includes(creds.password) && cmd.includes(creds.user), 'carries the deployment credentials');
+        // The exact account the script's net use gives (SERVER\user), for smbclient below.
+        injected.user = /^set "NETUSER=(.+)"\r?$/m.exec(cmd)![1]!;
+        injected.password = /^set "NETPASS=(.+)"\r?$/m.exec(cmd)![1]!;
         assert.match(cmd, /setup\.exe" \/unattend:|setup\.exe \/unattend:/);
         assert.match(await file('winpeshl.ini'), /overnight\.cmd/);
         const xml = await file('unattend.xml');
@@ -186,18 +190,19 @@ describe('overnight serve', { concurrency: false }, async () => {
       }
 
       // ---- the share, from the second namespace
+      assert.equal(injected.user, `10.96.0.1\\${creds.user}`);
       const smbUnc = `//10.96.0.1/${shareName}`;
       const dl = join(tmp.dir, 'smb');
       await mkdir(dl, { recursive: true });
-      const got = await smbclient(lab, cli.ns, smbUnc, creds.user, creds.password, `lcd ${dl}; get setup.exe; cd sources; get install.wim`);
+      const got = await smbclient(lab, cli.ns, smbUnc, injected.user, injected.password, `lcd ${dl}; get setup.exe; cd sources; get install.wim`);
       assert.equal(got.code, 0, got.out);
       assert.equal(sha(await readFile(join(dl, 'setup.exe'))), sha(await readFile(join(win7.tree, 'setup.exe'))));
       assert.equal(sha(await readFile(join(dl, 'install.wim'))), sha(await readFile(join(win7.tree, 'sources/install.wim'))));
       await writeFile(join(dl, 'evil.txt'), 'x');
-      const put = await smbclient(lab, cli.ns, smbUnc, creds.user, creds.password, `lcd ${dl}; put evil.txt`);
+      const put = await smbclient(lab, cli.ns, smbUnc, injected.user, injected.password, `lcd ${dl}; put evil.txt`);
       assert.match(put.out, /NT_STATUS_(ACCESS_DENIED|MEDIA_WRITE_PROTECTED)/);
       assert.ok(!(await readdir(s.media[0].folder)).includes('evil.txt'));
-      const wrong = await smbclient(lab, cli.ns, smbUnc, creds.user, `${creds.password}x`, 'ls');
+      const wrong = await smbclient(lab, cli.ns, smbUnc, injected.user, `${injected.password}x`, 'ls');
       assert.match(wrong.out, /NT_STATUS_LOGON_FAILURE/);
 
       // ---- a simulated client reports every phase as the scripts do
@@ -208,7 +213,7 @@ describe('overnight serve', { concurrency: false }, async () => {
         const local = join(dl, name);
         await writeFile(local, `phase=${phase}\r\ntime=Wed 12/02/2026 22:0${i}:00.00\r\n`);
         // As overnight.cmd does: write NAME.tmp, then rename it to NAME.
-        const r = await smbclient(lab, cli.ns, reportUnc, creds.user, creds.password, `lcd ${dl}; put ${name} ${name}.tmp; rename ${name}.tmp ${name}`);
+        const r = await smbclient(lab, cli.ns, reportUnc, injected.user, injected.password, `lcd ${dl}; put ${name} ${name}.tmp; rename ${name}.tmp ${name}`);
         assert.equal(r.code, 0, r.out);
         await new Promise((res) => setTimeout(res, 50));
       }

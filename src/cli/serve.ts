@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { defaultDataDir } from '../boot/loaders.ts';
-import { type ServeConfig, type ServeConfigInput, loadConfig, validateConfig } from '../serve/config.ts';
+import { type ServeConfig, type ServeConfigInput, loadConfig, mediaIdFromPath, validateConfig } from '../serve/config.ts';
 import { ServeError } from '../serve/errors.ts';
 import { type ServeEvent, startServe } from '../serve/serve.ts';
 import { Store } from '../store/store.ts';
@@ -77,7 +77,7 @@ async function configFrom(o: ServeFlags): Promise<ServeConfig> {
       ...(o.dns ? { dns: o.dns.split(',').map((s) => s.trim()) } : {}),
     },
     media: o.iso.length ? o.iso.map((iso) => ({ iso: resolve(iso) })) : base!.media,
-    profiles: o.profile.length ? o.profile.map((file, i) => ({ name: i === 0 ? 'default' : `profile${i + 1}`, file: resolve(file) })) : base!.profiles,
+    profiles: o.profile.length ? profileNames(o.profile) : base!.profiles,
     inventory: o.inventory ? resolve(o.inventory) : base?.inventory,
     unknown: o.unknown ?? base?.unknown,
     share,
@@ -91,12 +91,23 @@ async function configFrom(o: ServeFlags): Promise<ServeConfig> {
   return validateConfig(input, o.config ?? 'flags');
 }
 
+/** Profiles from --profile files, named by their file names (lab.yaml → lab) for the inventory's profile column. */
+function profileNames(files: readonly string[]): { name: string; file: string }[] {
+  const used = new Set<string>();
+  return files.map((file, i) => {
+    let name = mediaIdFromPath(file.replace(/\.ya?ml$/i, ''), i).replace(/^media(?=\d+$)/, 'profile');
+    for (let n = 2; used.has(name); n++) name = `${name.replace(/-\d+$/, '')}-${n}`;
+    used.add(name);
+    return { name, file: resolve(file) };
+  });
+}
+
 export function serveCommand(io: Io, signal?: AbortSignal): Command {
   return new Command('serve')
     .description('install Windows on every machine that boots from the network: ISO → share (Samba) → PXE → WinPE → Setup, with a record of every phase')
     .option('-c, --config <file>', 'overnight.yaml: several media and profiles, the inventory and the options below')
     .option('--iso <file>', 'install media (repeatable)', (v: string, all: string[]) => [...all, v], [])
-    .option('--profile <file>', 'the profile (overnight answer init writes one); repeatable, the first is the default', (v: string, all: string[]) => [...all, v], [])
+    .option('--profile <file>', 'the profile (overnight answer init writes one); repeatable, the first is the default; the inventory names them by file name (lab.yaml: lab)', (v: string, all: string[]) => [...all, v], [])
     .option('--inventory <csv>', 'machines: mac,name,profile,media and profile fields to override')
     .option('-i, --interface <name>', 'interface to serve on (default: the only one with an IPv4 address)')
     .addOption(new Option('--dhcp <mode>', 'proxy: boot answers beside the site DHCP server (default); full: also addresses (isolated networks); off').choices(['proxy', 'full', 'off']))

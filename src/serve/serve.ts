@@ -177,6 +177,13 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     closers.push(() => store.close());
     for (const m of inventory) store.seen(m.mac, { name: m.name, profile: m.profile, media: m.media, known: true });
 
+    const record = (mac: string, phase: string, source: string, detail?: string) => {
+      const ev = store.record(mac, phase, source, detail);
+      emit({ type: 'machine.phase', time: ev.time, mac, phase, source, detail });
+    };
+    /** Client address → MAC, from iPXE's requests: Samba's connect hook only knows the address. */
+    const addressOf = new Map<string, string>();
+
     // ---- the share
     const serverIp = iface.address;
     let credentials: ShareCredentials | undefined;
@@ -196,7 +203,11 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
         minProtocol: protocol as Parameters<typeof startSamba>[0]['minProtocol'],
         shares: [...prepared.map((m) => ({ name: m.id, path: m.shareDir!, comment: `${m.report.release} ${m.arch} (overnight)` })), { name: REPORT_SHARE, path: reportsDir, comment: 'overnight: progress reports', writable: true }],
         credentials,
-        events: emit,
+        events: (e) => {
+          emit(e);
+          const mac = e.type === 'share.connect' ? addressOf.get(e.client) : undefined;
+          if (e.type === 'share.connect' && mac) record(mac, 'note', 'smb', `connected to \\\\${serverIp}\\${e.share} from ${e.client}`);
+        },
         smbd: c.share.smbd,
       });
       closers.push(() => samba!.close());
@@ -215,10 +226,6 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     const byMac = new Map(inventory.map((m) => [m.mac, m]));
     const unknownProfile = c.defaultProfile ?? loaded[0]!.name;
 
-    const record = (mac: string, phase: string, source: string, detail?: string) => {
-      const ev = store.record(mac, phase, source, detail);
-      emit({ type: 'machine.phase', time: ev.time, mac, phase, source, detail });
-    };
 
     /** Why a machine gets nothing, or undefined when it may install. */
     const refusal = (mac: string): string | undefined => {
@@ -260,8 +267,9 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
       return { mac, firmware, loaderFirmware, profile: lp.name, media: media.id, answerXml: xml, plan };
     };
 
-    const script = async (mac: string, req: { query: URLSearchParams }): Promise<string | undefined> => {
+    const script = async (mac: string, req: { query: URLSearchParams; remote: string }): Promise<string | undefined> => {
       noteUnknown(mac);
+      addressOf.set(req.remote.replace(/:\d+$/, ''), mac);
       const refused = refusal(mac);
       if (refused) return messageScript(`overnight: ${refused}`);
       const m = store.machine(mac);
