@@ -30,6 +30,7 @@ import { haveQemu, startGuest, startRouterAdvertiser, waitForSerial, type GuestO
 import type { ManifestEntry, RunnerConfig } from './helpers/serve-runner.ts';
 import { CHECK_LINE, buildCheckInitramfs, standinKernel } from './helpers/standin.ts';
 import { tempDir } from './helpers/tools.ts';
+import { WIN7_PROFILE } from './helpers/serve.ts';
 
 const BOOT_TIMEOUT = 240_000;
 const RUNNER = join(import.meta.dirname, 'helpers', 'serve-runner.ts');
@@ -41,21 +42,7 @@ const UEFI_MAC = '52:54:00:97:00:02';
 const BIOS_NAME = 'LAB-BIOS-01';
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-const PROFILE = `target:
-  release: '7'
-  arch: amd64
-  edition: Windows 7 PROFESSIONAL
-productKey: none
-timeZone: W. Europe Standard Time
-computerName: PC-{n:3}
-accounts:
-  administrator:
-    password: change-me
-  autologon:
-    user: Administrator
-join:
-  workgroup: LAB
-`;
+const PROFILE = WIN7_PROFILE;
 
 const skip = await (async (): Promise<string | false> => {
   if (process.getuid?.() !== 0) return 'needs root (network namespaces, tap devices, DHCP and TFTP ports)';

@@ -26,27 +26,14 @@ import { buildWindowsIso, type WindowsMedia } from './helpers/media.ts';
 import { Lab, canUseNetns, waitForOutput } from './helpers/netns.ts';
 import { standinKernel } from './helpers/standin.ts';
 import { run, tempDir } from './helpers/tools.ts';
+import { WIN7_PROFILE } from './helpers/serve.ts';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'overnight.js');
 const MAC = '52:54:00:5e:00:01';
 const STRANGER = '52:54:00:5e:00:99';
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-const PROFILE = `target:
-  release: '7'
-  arch: amd64
-  edition: Windows 7 PROFESSIONAL
-productKey: none
-timeZone: W. Europe Standard Time
-computerName: PC-{n:3}
-accounts:
-  administrator:
-    password: change-me
-  autologon:
-    user: Administrator
-join:
-  workgroup: LAB
-`;
+const PROFILE = WIN7_PROFILE;
 
 function smbclient(lab: Lab, ns: string, share: string, user: string, password: string, cmd: string): Promise<{ code: number; out: string }> {
   // smbclient prints NT_STATUS_... on standard output, also when it fails: keep both streams.
@@ -248,7 +235,11 @@ describe('overnight serve', { concurrency: false }, async () => {
       // ---- unknown machines (policy all): recorded, and booted
       assert.match(await curl(`${base}/boot/${STRANGER}.ipxe?platform=pcbios&buildarch=i386`), /wimboot/);
 
-      // ---- stop: exit 0, no smbd of ours left
+      // ---- stop: exit 0, no smbd of ours left, and a report that arrived just before is kept
+      const lastName = reportFileName(STRANGER, 1, 'winpe');
+      await writeFile(join(dl, lastName), 'phase=winpe\r\ntime=now\r\n');
+      const last = await smbclient(lab, cli.ns, reportUnc, injected.user, injected.password, `lcd ${dl}; put ${lastName}`);
+      assert.equal(last.code, 0, last.out);
       const confPath = join(data, 'samba', 'smb.conf');
       const exited = new Promise<number | null>((res) => child!.once('exit', (code) => res(code)));
       child.kill('SIGTERM');
@@ -262,6 +253,8 @@ describe('overnight serve', { concurrency: false }, async () => {
       assert.ok(second.seconds < 3, `second start took ${second.seconds.toFixed(2)} s`);
       const after = JSON.parse(await curl(`${base}/api/events?mac=${MAC}`)) as unknown[];
       assert.ok(after.length >= events.length, 'records survive the restart');
+      const strangerEvents = JSON.parse(await curl(`${base}/api/events?mac=${STRANGER}`)) as { phase: string }[];
+      assert.ok(strangerEvents.some((e) => e.phase === 'winpe'), 'the report written just before SIGTERM was recorded');
       const refused = await lab.exec(cli.ns, 'curl', ['-sS', `${base}/boot/52:54:00:5e:00:77.ipxe?platform=pcbios&buildarch=i386`]);
       assert.match(refused.stdout, /not in the inventory \(unknown machines: known-only\)/);
       const known = JSON.parse(await curl(`${base}/api/machines`)) as { mac: string; known: boolean }[];

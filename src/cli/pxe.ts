@@ -156,7 +156,8 @@ function parsePool(o: PxeOptions, netmask: string) {
   };
 }
 
-function waitForStop(signal: AbortSignal | undefined): Promise<void> {
+/** Resolves on SIGINT, SIGTERM or `signal`. */
+export function waitForStop(signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       process.off('SIGINT', done);

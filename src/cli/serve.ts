@@ -9,7 +9,7 @@ import { ServeError } from '../serve/errors.ts';
 import { type ServeEvent, startServe } from '../serve/serve.ts';
 import { Store } from '../store/store.ts';
 import type { Io } from './media.ts';
-import { describe as describeNet } from './pxe.ts';
+import { describe as describeNet, waitForStop } from './pxe.ts';
 
 interface ServeFlags {
   config?: string;
@@ -165,19 +165,6 @@ export function serveCommand(io: Io, signal?: AbortSignal): Command {
         await serve.close();
       }
     });
-}
-
-function waitForStop(signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      process.off('SIGINT', done);
-      process.off('SIGTERM', done);
-      resolve();
-    };
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
 
 function describe(e: ServeEvent): string {

@@ -191,6 +191,14 @@ export function udpPortHolders(port: number): { pid: number | undefined; command
   return out;
 }
 
+/** Throws E_BIND naming the programs that hold UDP `port` here; `instead` says what else to do. */
+export function assertUdpPortFree(port: number, instead: string): void {
+  const holders = udpPortHolders(port);
+  if (!holders.length) return;
+  const who = holders.map((h) => (h.pid ? `${h.command ?? 'a process'} (pid ${h.pid})` : 'another program')).join(', ');
+  throw new NetError('E_BIND', `UDP port ${port} is already in use on this host by ${who}: stop it, or ${instead}`, { port, holders });
+}
+
 function readdirSafe(dir: string): string[] {
   try {
     return readdirSync(dir);

@@ -20,7 +20,7 @@ import { type LoaderFirmware, LoaderError, findLoaders, loaderFor } from '../boo
 import { DEFAULT_LOADERS, httpBase, ipxePolicy } from '../boot/policy.ts';
 import { PHASES, type Phase, reportCommands, WINPE_DRIVER_DIR, winpePlan, type WinpePlan } from '../boot/winpe.ts';
 import type { NetEvent } from '../net/events.ts';
-import { type Interface, pickInterface, udpPortHolders } from '../net/iface.ts';
+import { assertUdpPortFree, type Interface, pickInterface } from '../net/iface.ts';
 import { NetError } from '../net/errors.ts';
 import { type BootServers, startBootServers } from '../net/servers.ts';
 import { minProtocolFor, lowestProtocol } from '../share/config.ts';
@@ -118,15 +118,8 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
   try {
     // ---- checks that need nothing started
     const iface = pickInterface(c.interface);
-    if (c.dhcp.mode !== 'off') {
-      for (const port of [67, 4011]) {
-        const holders = udpPortHolders(port);
-        if (holders.length) {
-          const who = holders.map((h) => (h.pid ? `${h.command ?? 'a process'} (pid ${h.pid})` : 'another program')).join(', ');
-          throw new NetError('E_BIND', `UDP port ${port} is already in use on this host by ${who}: stop it, or keep it as the DHCP server and use --dhcp off`, { port });
-        }
-      }
-    }
+    // A DHCP server already on this host is found before minutes of extraction, not after.
+    if (c.dhcp.mode !== 'off') for (const port of [67, 4011]) assertUdpPortFree(port, 'keep it as the DHCP server and use --dhcp off');
     await mkdir(o.dataDir, { recursive: true });
     const bootDir = join(o.dataDir, 'boot');
     const loaders = await stageLoaders(c.loaders, o.dataDir, bootDir);

@@ -6,7 +6,7 @@ import type dgram from 'node:dgram';
 import type { BootPolicy } from '../../boot/policy.ts';
 import { NetError } from '../errors.ts';
 import { type EventSink, ignoreEvents } from '../events.ts';
-import { type Interface, openUdp, pickInterface, udpPortHolders } from '../iface.ts';
+import { assertUdpPortFree, type Interface, openUdp, pickInterface } from '../iface.ts';
 import { DhcpCodecError, Opt, encodeMessage, optionU16, parseMessage } from './codec.ts';
 import { LeasePool, type PoolConfig, type Reservation } from './leases.ts';
 import { probeDhcpServers } from './probe.ts';
@@ -49,13 +49,7 @@ export async function startDhcpServer(opts: DhcpServerOptions): Promise<DhcpServ
   const port = opts.port ?? 67;
   const pxePort = opts.pxePort ?? 4011;
   // A DHCP server already on this host (with SO_REUSEADDR, as ours) would share the port silently.
-  for (const p of [port, ...(pxePort === false ? [] : [pxePort])]) {
-    const holders = udpPortHolders(p);
-    if (holders.length) {
-      const who = holders.map((h) => (h.pid ? `${h.command ?? 'a process'} (pid ${h.pid})` : 'another program')).join(', ');
-      throw new NetError('E_BIND', `UDP port ${p} is already in use on this host by ${who}: stop it, or let it serve and use --dhcp off`, { port: p, holders });
-    }
-  }
+  for (const p of [port, ...(pxePort === false ? [] : [pxePort])]) assertUdpPortFree(p, 'let it serve and use --dhcp off');
   let pool: LeasePool | undefined;
   if (opts.mode === 'full') {
     if (!opts.pool) throw new NetError('E_CONFIG', 'full DHCP mode needs an address pool (start, end, netmask)', { interface: iface.name });
