@@ -156,6 +156,7 @@ export function serveCommand(io: Io, signal?: AbortSignal): Command {
           io.out(`  Share     ${s.share.uncs.join(', ')}  user ${s.share.user}${s.share.mode === 'managed' ? `  (Samba, min protocol ${s.share.protocol}, port ${s.share.port})` : '  (external)'}`);
           for (const p of s.profiles) io.out(`  Profile   ${p.name} → ${p.media}, edition ${p.edition}`);
           io.out(`  Loaders   ${Object.keys(s.loaders).join(', ')}`);
+          for (const m of s.missingLoaders) io.out(`  Missing   ${m}`);
           io.out(`  Machines  ${s.inventory} in the inventory; unknown machines: ${s.unknown}`);
           io.out(`  API       ${s.http}/api/machines   records: ${s.store}`);
           io.out('Press Ctrl-C to stop.');

@@ -67,6 +67,8 @@ export interface ServeSummary {
   media: { id: string; release: string; arch: string; label: string; editions: number; folder: string | undefined; reused: boolean | undefined; seconds: number | undefined }[];
   profiles: { name: string; media: string; edition: string }[];
   loaders: Record<string, string>;
+  /** Optional loaders not found, with how to get them. */
+  missingLoaders: string[];
   inventory: number;
   unknown: UnknownPolicy;
   store: string;
@@ -377,6 +379,7 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
       })),
       profiles: profileSummary,
       loaders: loaders.names,
+      missingLoaders: loaders.missing,
       inventory: inventory.length,
       unknown: c.unknown,
       store: store.path,
@@ -519,6 +522,8 @@ interface StagedLoaders {
   ipxe: Partial<Record<LoaderFirmware, string>>;
   /** What is served, for the summary: name → where it came from. */
   names: Record<string, string>;
+  /** Optional loaders not found (32-bit UEFI), each with how to get it. */
+  missing: string[];
 }
 
 /** Copies the iPXE loaders and wimboot into the folder TFTP and HTTP serve; refuses to start without them. */
@@ -527,6 +532,7 @@ async function stageLoaders(dir: string | undefined, dataDir: string, bootDir: s
   await mkdir(bootDir, { recursive: true });
   const ipxe: Partial<Record<LoaderFirmware, string>> = {};
   const names: Record<string, string> = {};
+  const missing: string[] = [];
   const copy = async (path: string, name: string) => {
     await copyFile(path, join(bootDir, name));
     names[name] = path;
@@ -539,6 +545,7 @@ async function stageLoaders(dir: string | undefined, dataDir: string, bootDir: s
     } catch (e) {
       if (!(e instanceof LoaderError)) throw e;
       if (fw !== 'efi-ia32') throw e;
+      missing.push(`32-bit UEFI clients: ${e.message}`);
     }
   }
   // wimboot is what starts Windows PE: without it nothing can install.
@@ -547,8 +554,9 @@ async function stageLoaders(dir: string | undefined, dataDir: string, bootDir: s
     await copy(loaderFor(set, 'efi-ia32', 'wimboot').path, 'wimboot.i386');
   } catch (e) {
     if (!(e instanceof LoaderError)) throw e;
+    if (ipxe['efi-ia32']) missing.push(`32-bit UEFI clients: ${e.message}`);
   }
-  return { ipxe, names };
+  return { ipxe, names, missing };
 }
 
 function parsePool(c: ServeConfig, iface: Interface) {
