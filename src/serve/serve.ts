@@ -23,7 +23,7 @@ import type { NetEvent } from '../net/events.ts';
 import { assertUdpPortFree, type Interface, pickInterface } from '../net/iface.ts';
 import { NetError } from '../net/errors.ts';
 import { type BootServers, startBootServers } from '../net/servers.ts';
-import { minProtocolFor, lowestProtocol } from '../share/config.ts';
+import { lowestProtocol, minProtocolFor, type SmbProtocol } from '../share/config.ts';
 import { loadOrCreateCredentials, type ShareCredentials } from '../share/credentials.ts';
 import { findSamba, type SambaServer, type ShareEvent, startSamba } from '../share/samba.ts';
 import { Store, type UnknownPolicy } from '../store/store.ts';
@@ -142,8 +142,8 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
       if (c.media.length > 1) throw new ServeError('E_CONFIG', 'an external share holds one media; serve several media with the managed share');
     }
     // What the share needs is checked before gigabytes are extracted for it.
-    if (managed) {
-      await findSamba({ smbd: c.share.mode === 'managed' ? c.share.smbd : undefined });
+    if (c.share.mode === 'managed') {
+      await findSamba({ smbd: c.share.smbd });
       await mkdir(mediaDir!, { recursive: true });
       checkReadable(mediaDir!);
     }
@@ -185,7 +185,7 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     let samba: SambaServer | undefined;
     const uncs = new Map<string, string>();
     let reportUnc: string | undefined;
-    let protocol: string | undefined;
+    let protocol: SmbProtocol | undefined;
     const reportsDir = join(o.dataDir, 'reports');
     if (c.share.mode === 'managed') {
       credentials = await loadOrCreateCredentials(join(o.dataDir, 'samba'));
@@ -195,7 +195,7 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
         stateDir: join(o.dataDir, 'samba'),
         port: c.share.port,
         addresses: [iface.name],
-        minProtocol: protocol as Parameters<typeof startSamba>[0]['minProtocol'],
+        minProtocol: protocol,
         shares: [...prepared.map((m) => ({ name: m.id, path: m.shareDir!, comment: `${m.report.release} ${m.arch} (overnight)` })), { name: REPORT_SHARE, path: reportsDir, comment: 'overnight: progress reports', writable: true }],
         credentials,
         events: (e) => {
