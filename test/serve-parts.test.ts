@@ -148,6 +148,7 @@ describe('media for a deployment', () => {
   test('extracted once, byte for byte as 7-Zip extracts it; a second start reuses the folder', async () => {
     const mediaDir = join(work, 'data', 'media');
     const a = await prepareMedia({ id: 'win7', iso: win7.iso, mediaDir });
+    await a.extracted;
     try {
       assert.equal(a.release, '7');
       assert.equal(a.arch, 'amd64');
@@ -164,6 +165,8 @@ describe('media for a deployment', () => {
     }
     const b = await prepareMedia({ id: 'win7', iso: win7.iso, mediaDir });
     try {
+      // Reused: settled at once.
+      await b.extracted;
       assert.equal(b.extraction!.reused, true);
       assert.equal(b.shareDir, a.shareDir);
       assert.ok(b.extraction!.seconds < 1);
@@ -175,6 +178,7 @@ describe('media for a deployment', () => {
   test('an interrupted extraction resumes: complete files are kept, the rest written', async () => {
     const mediaDir = join(work, 'resume', 'media');
     const a = await prepareMedia({ id: 'win7', iso: win7.iso, mediaDir });
+    await a.extracted;
     await a.media.close();
     // As if the run had stopped: no marker, one file half written, one missing.
     await unlink(join(a.shareDir!, '.overnight-media.json'));
@@ -182,6 +186,7 @@ describe('media for a deployment', () => {
     await unlink(join(a.shareDir!, 'setup.exe'));
     const before = (await stat(join(a.shareDir!, 'sources/boot.wim'))).mtimeMs;
     const b = await prepareMedia({ id: 'win7', iso: win7.iso, mediaDir });
+    await b.extracted;
     try {
       assert.equal(b.extraction!.reused, false);
       assert.ok(b.extraction!.skippedFiles > 0, 'complete files were kept');

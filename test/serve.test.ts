@@ -314,6 +314,15 @@ describe('overnight serve', { concurrency: false }, async () => {
       const xml = await curl(`${base}/boot/${MAC}/unattend.xml`);
       assert.match(xml, /<Path>X:\\overnight\\drivers<\/Path>/);
       await lab.stop(child);
+
+      // SIGTERM during the start (here as the media are opened): exit 0, nothing of ours left running.
+      const early = join(tmp.dir, 'data3');
+      const starting = lab.spawn(srv.ns, process.execPath, [BIN, 'serve', '--iso', win7.iso, '--profile', profile, '--interface', 'eth0', '--data', early, '--loaders', loaders, '--http-port', '8081', '--tftp-port', '6970', '--dhcp', 'off']);
+      await waitForOutput(starting, /media /, 30_000);
+      const code = new Promise<number | null>((res) => starting.once('exit', (c) => res(c)));
+      starting.kill('SIGTERM');
+      assert.equal(await code, 0);
+      assert.deepEqual(await processesWith(join(early, 'samba', 'smb.conf')), [], 'no smbd of ours survives a stop during the start');
     } finally {
       await lab.destroy();
     }

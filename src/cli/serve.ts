@@ -6,10 +6,10 @@ import { Command, Option } from 'commander';
 import { defaultDataDir } from '../boot/loaders.ts';
 import { type ServeConfig, type ServeConfigInput, loadConfig, mediaIdFromPath, validateConfig } from '../serve/config.ts';
 import { ServeError } from '../serve/errors.ts';
-import { type ServeEvent, startServe } from '../serve/serve.ts';
+import { type ServeEvent, type ServeSummary, startServe } from '../serve/serve.ts';
 import { Store } from '../store/store.ts';
 import type { Io } from './media.ts';
-import { describe as describeNet, waitForStop } from './pxe.ts';
+import { describe as describeNet } from './pxe.ts';
 
 interface ServeFlags {
   config?: string;
@@ -133,39 +133,63 @@ export function serveCommand(io: Io, signal?: AbortSignal): Command {
       const dataDir = serveDataDir(o.data, config.data);
       const print = (e: ServeEvent) => io.out(o.json ? JSON.stringify(e) : describe(e));
       let lastProgress = 0;
-      const serve = await startServe({
-        config,
-        dataDir,
-        events: print,
-        signal,
-        onProgress: (step, p) => {
-          const now = Date.now();
-          if (p && now - lastProgress < 1000 && p.bytesDone < p.bytesTotal) return;
-          lastProgress = now;
-          if (o.json) return;
-          io.err(p ? `${step}: ${Math.floor((100 * p.bytesDone) / Math.max(1, p.bytesTotal))}% (${p.filesDone}/${p.filesTotal} files)` : step);
-        },
-      });
+      // Ctrl-C or SIGTERM at any moment, also during the start (an extraction of minutes), stops
+      // cleanly: what was started is stopped, and what was extracted is kept for the next start.
+      const stop = new AbortController();
+      const onSignal = () => stop.abort(new Error('stopped by a signal'));
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      signal?.addEventListener('abort', onSignal, { once: true });
       try {
-        const s = serve.summary;
-        if (o.json) io.out(JSON.stringify({ ready: s }));
-        else {
-          io.out(`overnight serve: ready on ${s.interface.name} (${s.interface.address})`);
-          io.out(`  DHCP      ${s.dhcp === 'proxy' ? 'proxy: boot answers only; addresses come from the site DHCP server' : s.dhcp === 'full' ? 'full: this server hands out addresses' : 'off: the site DHCP server must send the boot file'}`);
-          for (const m of s.media) io.out(`  Media     ${m.id}: ${m.release} ${m.arch}, ${m.editions} edition(s), "${m.label}"${m.folder ? `, ${m.reused ? 'share folder reused' : `extracted in ${m.seconds?.toFixed(1)} s`}` : ''}`);
-          io.out(`  Share     ${s.share.uncs.join(', ')}  user ${s.share.user}${s.share.mode === 'managed' ? `  (Samba, min protocol ${s.share.protocol}, port ${s.share.port})` : '  (external)'}`);
-          for (const p of s.profiles) io.out(`  Profile   ${p.name} → ${p.media}, edition ${p.edition}`);
-          io.out(`  Loaders   ${Object.keys(s.loaders).join(', ')}`);
-          for (const m of s.missingLoaders) io.out(`  Missing   ${m}`);
-          io.out(`  Machines  ${s.inventory} in the inventory; unknown machines: ${s.unknown}`);
-          io.out(`  API       ${s.http}/api/machines   records: ${s.store}`);
-          io.out('Press Ctrl-C to stop.');
+        let serve: Awaited<ReturnType<typeof startServe>>;
+        try {
+          serve = await startServe({
+            config,
+            dataDir,
+            events: print,
+            signal: stop.signal,
+            onProgress: (step, p) => {
+              const now = Date.now();
+              if (p && now - lastProgress < 1000 && p.bytesDone < p.bytesTotal) return;
+              lastProgress = now;
+              if (o.json) return;
+              io.err(p ? `${step}: ${Math.floor((100 * p.bytesDone) / Math.max(1, p.bytesTotal))}% (${p.filesDone}/${p.filesTotal} files)` : step);
+            },
+          });
+        } catch (e) {
+          if (!stop.signal.aborted) throw e;
+          io.err('overnight serve: stopped before it was ready; what was extracted is kept for the next start');
+          return;
         }
-        await waitForStop(signal);
+        try {
+          printSummary(io, serve.summary, o.json);
+          if (!stop.signal.aborted) await new Promise((resolve) => stop.signal.addEventListener('abort', resolve, { once: true }));
+        } finally {
+          await serve.close();
+        }
       } finally {
-        await serve.close();
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        signal?.removeEventListener('abort', onSignal);
       }
     });
+}
+
+function printSummary(io: Io, s: ServeSummary, json: boolean | undefined): void {
+  if (json) {
+    io.out(JSON.stringify({ ready: s }));
+    return;
+  }
+  io.out(`overnight serve: ready on ${s.interface.name} (${s.interface.address})`);
+  io.out(`  DHCP      ${s.dhcp === 'proxy' ? 'proxy: boot answers only; addresses come from the site DHCP server' : s.dhcp === 'full' ? 'full: this server hands out addresses' : 'off: the site DHCP server must send the boot file'}`);
+  for (const m of s.media) io.out(`  Media     ${m.id}: ${m.release} ${m.arch}, ${m.editions} edition(s), "${m.label}"${m.folder ? `, ${m.reused ? 'share folder reused' : `extracted in ${m.seconds?.toFixed(1)} s`}` : ''}`);
+  io.out(`  Share     ${s.share.uncs.join(', ')}  user ${s.share.user}${s.share.mode === 'managed' ? `  (Samba, min protocol ${s.share.protocol}, port ${s.share.port})` : '  (external)'}`);
+  for (const p of s.profiles) io.out(`  Profile   ${p.name} → ${p.media}, edition ${p.edition}`);
+  io.out(`  Loaders   ${Object.keys(s.loaders).join(', ')}`);
+  for (const m of s.missingLoaders) io.out(`  Missing   ${m}`);
+  io.out(`  Machines  ${s.inventory} in the inventory; unknown machines: ${s.unknown}`);
+  io.out(`  API       ${s.http}/api/machines   records: ${s.store}`);
+  io.out('Press Ctrl-C to stop.');
 }
 
 function describe(e: ServeEvent): string {

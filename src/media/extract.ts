@@ -23,6 +23,8 @@ export interface ExtractOptions {
   paths?: readonly string[];
   onProgress?: (p: ExtractProgress) => void;
   signal?: AbortSignal;
+  /** Called once the destination folder exists (and, when new, was found to have room). */
+  onDestination?: () => void;
 }
 
 export interface ExtractResult {
@@ -195,6 +197,7 @@ export async function extract(media: VolumeFS, dest: string, opts: ExtractOption
     await rm(made, { recursive: true, force: true });
     throw e;
   });
+  opts.onDestination?.();
   // Each folder is checked (or made) once per run, true when this run made it: a folder made by
   // this run holds nothing but what this run writes, so there is no earlier file to look for.
   const freshDirs = new Map<string, boolean>([[dest, destIsNew]]);

@@ -43,8 +43,10 @@ export interface PreparedMedia {
   /** Identity of the image (hex), naming its share folder. */
   key: string;
   boot: BootFiles;
-  /** The extracted tree, when the share is overnight's own. */
+  /** The extracted tree, when the share is overnight's own (the folder exists once prepareMedia returns). */
   shareDir: string | undefined;
+  /** Settles when the share folder is complete (at once when reused); filled in then. */
+  extracted: Promise<void>;
   extraction: { reused: boolean; files: number; bytesWritten: number; skippedFiles: number; seconds: number } | undefined;
 }
 
@@ -67,10 +69,22 @@ export async function findPath(media: Media, path: string): Promise<MediaEntry |
 export async function mediaIdentity(media: Media): Promise<string> {
   const h = createHash('sha256');
   h.update(`overnight-media-2\0${media.size}\0${media.label}\0`);
-  for await (const e of media.walk()) {
-    const first = e.type === 'file' && e.size > 0 ? (await media.extents(e.path))[0] : undefined;
-    h.update(`${e.path}\0${e.type}\0${e.size}\0${e.mtime?.getTime() ?? ''}\0${first?.offset ?? ''}\n`);
-    if (first) h.update(await media.read(e.path, 0, Math.min(e.size, 4096)));
+  const entries: MediaEntry[] = [];
+  for await (const e of media.walk()) entries.push(e);
+  // Reads in batches, hashed in walk order: one small read after another costs a disk seek each.
+  for (let i = 0; i < entries.length; i += 64) {
+    const batch = entries.slice(i, i + 64);
+    const heads = await Promise.all(
+      batch.map(async (e) => {
+        const first = e.type === 'file' && e.size > 0 ? (await media.extents(e.path))[0] : undefined;
+        return { first, data: first ? await media.read(e.path, 0, Math.min(e.size, 4096)) : undefined };
+      }),
+    );
+    for (const [j, e] of batch.entries()) {
+      const { first, data } = heads[j]!;
+      h.update(`${e.path}\0${e.type}\0${e.size}\0${e.mtime?.getTime() ?? ''}\0${first?.offset ?? ''}\n`);
+      if (data) h.update(data);
+    }
   }
   return h.digest('hex');
 }
@@ -116,23 +130,31 @@ export async function prepareMedia(o: PrepareOptions): Promise<PreparedMedia> {
     const arch = report.architecture === 'x64' ? 'amd64' : (report.architecture as PreparedMedia['arch']);
     const boot = await bootFiles(media, o.iso);
     const key = await cachedIdentity(media, o.iso, o.mediaDir);
-    let shareDir: string | undefined;
-    let extraction: PreparedMedia['extraction'];
-    if (o.mediaDir) {
-      shareDir = join(o.mediaDir, `${o.id}-${key.slice(0, 12)}`);
-      const t0 = performance.now();
-      const marker = await readFile(join(shareDir, MARKER), 'utf8').then((t) => JSON.parse(t) as { key: string; files: number }).catch(() => undefined);
-      if (marker?.key === key && (await looksComplete(media, shareDir))) {
-        extraction = { reused: true, files: marker.files, bytesWritten: 0, skippedFiles: marker.files, seconds: (performance.now() - t0) / 1000 };
-      } else {
-        const r = await extract(media, shareDir, { onProgress: o.onProgress, signal: o.signal });
-        const tmp = join(shareDir, `${MARKER}.tmp`);
-        await writeFile(tmp, JSON.stringify({ key, iso: o.iso, files: r.files, completed: new Date().toISOString() }) + '\n');
-        await rename(tmp, join(shareDir, MARKER));
-        extraction = { reused: false, files: r.files, bytesWritten: r.bytesWritten, skippedFiles: r.skippedFiles, seconds: (performance.now() - t0) / 1000 };
-      }
+    const out: PreparedMedia = { id: o.id, iso: o.iso, media, report, release: fam as Release, arch, key, boot, shareDir: undefined, extracted: Promise.resolve(), extraction: undefined };
+    if (!o.mediaDir) return out;
+    const shareDir = join(o.mediaDir, `${o.id}-${key.slice(0, 12)}`);
+    out.shareDir = shareDir;
+    const t0 = performance.now();
+    const marker = await readFile(join(shareDir, MARKER), 'utf8').then((t) => JSON.parse(t) as { key: string; files: number }).catch(() => undefined);
+    if (marker?.key === key && (await looksComplete(media, shareDir))) {
+      out.extraction = { reused: true, files: marker.files, bytesWritten: 0, skippedFiles: marker.files, seconds: (performance.now() - t0) / 1000 };
+      return out;
     }
-    return { id: o.id, iso: o.iso, media, report, release: fam as Release, arch, key, boot, shareDir, extraction };
+    // The extraction goes on after this returns: the caller starts what does not need the files
+    // meanwhile, and waits on `extracted` before it sends any machine here.
+    let destination!: () => void;
+    const hasDestination = new Promise<void>((resolve) => (destination = resolve));
+    out.extracted = (async () => {
+      const r = await extract(media, shareDir, { onProgress: o.onProgress, signal: o.signal, onDestination: destination });
+      const tmp = join(shareDir, `${MARKER}.tmp`);
+      await writeFile(tmp, JSON.stringify({ key, iso: o.iso, files: r.files, completed: new Date().toISOString() }) + '\n');
+      await rename(tmp, join(shareDir, MARKER));
+      out.extraction = { reused: false, files: r.files, bytesWritten: r.bytesWritten, skippedFiles: r.skippedFiles, seconds: (performance.now() - t0) / 1000 };
+    })();
+    // Whoever awaits `extracted` sees a failure; nobody else is told of it twice.
+    out.extracted.catch(() => {});
+    await Promise.race([hasDestination, out.extracted]);
+    return out;
   } catch (e) {
     await media.close();
     throw e;

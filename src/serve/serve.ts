@@ -22,6 +22,7 @@ import { PHASES, type Phase, reportCommands, WINPE_DRIVER_DIR, winpePlan, type W
 import type { NetEvent } from '../net/events.ts';
 import { assertUdpPortFree, type Interface, pickInterface } from '../net/iface.ts';
 import { NetError } from '../net/errors.ts';
+import { startDhcpServer } from '../net/dhcp/server.ts';
 import { type BootServers, startBootServers } from '../net/servers.ts';
 import { lowestProtocol, minProtocolFor, type SmbProtocol } from '../share/config.ts';
 import { loadOrCreateCredentials, type ShareCredentials } from '../share/credentials.ts';
@@ -151,9 +152,20 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     closers.push(async () => {
       for (const m of prepared) await m.media.close();
     });
+    // Extraction runs while everything that does not need the files starts; a stop or a failure
+    // ends it before the images are closed.
+    const extraction = new AbortController();
+    const stopExtraction = () => extraction.abort(o.signal?.reason);
+    o.signal?.addEventListener('abort', stopExtraction, { once: true });
+    closers.push(async () => {
+      o.signal?.removeEventListener('abort', stopExtraction);
+      extraction.abort();
+      await Promise.allSettled(prepared.map((m) => m.extracted));
+    });
     for (const [i, m] of c.media.entries()) {
+      o.signal?.throwIfAborted();
       o.onProgress?.(`media ${mediaIds[i]}: ${m.iso}`);
-      prepared.push(await prepareMedia({ id: mediaIds[i]!, iso: m.iso, mediaDir, onProgress: (p) => o.onProgress?.(`extracting ${mediaIds[i]}`, p), signal: o.signal }));
+      prepared.push(await prepareMedia({ id: mediaIds[i]!, iso: m.iso, mediaDir, onProgress: (p) => o.onProgress?.(`extracting ${mediaIds[i]}`, p), signal: extraction.signal }));
     }
 
     // Every profile is rendered for both firmware kinds and linted against its media now: a
@@ -167,7 +179,6 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     for (const lp of loaded) checkProfile(lp);
     const profileSummary = loaded.map((lp) => ({ name: lp.name, media: lp.media.id, edition: String(lp.profile.target.edition ?? '(the only one)') }));
 
-    if (managed) for (const m of prepared) checkReadable(m.shareDir!);
     const store = Store.open(join(o.dataDir, 'overnight.sqlite'));
     closers.push(() => store.close());
     for (const m of inventory) store.seen(m.mac, { name: m.name, profile: m.profile, media: m.media, known: true });
@@ -262,7 +273,10 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
       return { mac, firmware, loaderFirmware, profile: lp.name, media: media.id, answerXml: xml, plan };
     };
 
+    let mediaReady = false;
     const script = async (mac: string, req: { query: URLSearchParams; remote: string }): Promise<string | undefined> => {
+      // Only a machine sent by another DHCP server can ask this early.
+      if (!mediaReady) return messageScript('overnight: the install media are still being extracted on the server; this machine restarts and tries again.');
       noteUnknown(mac);
       addressOf.set(req.remote.replace(/:\d+$/, ''), mac);
       const refused = refusal(mac);
@@ -331,20 +345,27 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
         },
       },
       tftp: { root: bootDir, port: c.tftp.port, media: prepared.map((m) => ({ prefix: `media/${m.id}`, fs: m.media })) },
-      dhcp:
-        c.dhcp.mode === 'off'
-          ? undefined
-          : {
-              mode: c.dhcp.mode,
-              interface: iface.name,
-              policy: ipxePolicy({ httpPort, loaders: loaders.ipxe, chainloadIpxe: c.chainloadIpxe, allow }),
-              pool: c.dhcp.mode === 'full' ? parsePool(c, iface) : undefined,
-              leasesFile: c.dhcp.mode === 'full' ? join(o.dataDir, 'leases.sqlite') : undefined,
-              probeMs: o.dhcpProbeMs,
-              onMalformed: (err, from) => note(`ignored a bad DHCP packet from ${from}: ${err.message}`),
-            },
     });
     closers.push(() => servers.close());
+
+    // DHCP sends machines here: it starts only once the share holds every file.
+    await Promise.all(prepared.map((m) => m.extracted));
+    o.signal?.throwIfAborted();
+    if (managed) for (const m of prepared) checkReadable(m.shareDir!);
+    mediaReady = true;
+    if (c.dhcp.mode !== 'off') {
+      const dhcp = await startDhcpServer({
+        events: onNet,
+        mode: c.dhcp.mode,
+        interface: iface.name,
+        policy: ipxePolicy({ httpPort, loaders: loaders.ipxe, chainloadIpxe: c.chainloadIpxe, allow }),
+        pool: c.dhcp.mode === 'full' ? parsePool(c, iface) : undefined,
+        leasesFile: c.dhcp.mode === 'full' ? join(o.dataDir, 'leases.sqlite') : undefined,
+        probeMs: o.dhcpProbeMs,
+        onMalformed: (err, from) => note(`ignored a bad DHCP packet from ${from}: ${err.message}`),
+      });
+      closers.push(() => dhcp.close());
+    }
 
     // WinPE reports arrive as files in the report share; each becomes a record, then goes.
     let watcher: ReportWatcher | undefined;

@@ -120,8 +120,22 @@ function exec(cmd: string, args: string[], input?: string): Promise<{ code: numb
   });
 }
 
+/** Installs found, by the smbd asked for: a start looks once, not once per caller. */
+const found = new Map<string, Promise<SambaInstall>>();
+
 /** Finds smbd and pdbedit (PATH, then the sbin folders) and smbd's version; throws E_NO_SMBD. */
-export async function findSamba(o: { smbd?: string } = {}): Promise<SambaInstall> {
+export function findSamba(o: { smbd?: string } = {}): Promise<SambaInstall> {
+  const key = o.smbd ?? '';
+  let p = found.get(key);
+  if (!p) {
+    p = lookForSamba(o);
+    found.set(key, p);
+    p.catch(() => found.delete(key));
+  }
+  return p;
+}
+
+async function lookForSamba(o: { smbd?: string }): Promise<SambaInstall> {
   let smbd: string | undefined;
   if (o.smbd !== undefined) {
     if (!(await executable(o.smbd))) throw noSamba('smbd', [o.smbd]);
