@@ -190,7 +190,7 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     /** Client address → MAC, from iPXE's requests: Samba's connect hook only knows the address. */
     const addressOf = new Map<string, string>();
 
-    // ---- the share
+    // ---- the share (started once the media are extracted, below)
     const serverIp = iface.address;
     let credentials: ShareCredentials | undefined;
     let samba: SambaServer | undefined;
@@ -198,32 +198,6 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     let reportUnc: string | undefined;
     let protocol: SmbProtocol | undefined;
     const reportsDir = join(o.dataDir, 'reports');
-    if (c.share.mode === 'managed') {
-      credentials = await loadOrCreateCredentials(join(o.dataDir, 'samba'));
-      await mkdir(reportsDir, { recursive: true });
-      protocol = lowestProtocol(prepared.map((m) => minProtocolFor(m.release)));
-      samba = await startSamba({
-        stateDir: join(o.dataDir, 'samba'),
-        port: c.share.port,
-        addresses: [iface.name],
-        minProtocol: protocol,
-        shares: [...prepared.map((m) => ({ name: m.id, path: m.shareDir!, comment: `${m.report.release} ${m.arch} (overnight)` })), { name: REPORT_SHARE, path: reportsDir, comment: 'overnight: progress reports', writable: true }],
-        credentials,
-        events: (e) => {
-          emit(e);
-          const mac = e.type === 'share.connect' ? addressOf.get(e.client) : undefined;
-          if (e.type === 'share.connect' && mac) record(mac, 'note', 'smb', `connected to \\\\${serverIp}\\${e.share} from ${e.client}`);
-        },
-        smbd: c.share.smbd,
-      });
-      closers.push(() => samba!.close());
-      for (const m of prepared) uncs.set(m.id, `\\\\${serverIp}\\${m.id}`);
-      reportUnc = `\\\\${serverIp}\\${REPORT_SHARE}`;
-    } else {
-      // An existing share holds the extracted media.
-      uncs.set(prepared[0]!.id, c.share.unc);
-      credentials = { user: c.share.user!, password: c.share.password! };
-    }
 
     // ---- per-machine plans
     const httpPort = c.http.port;
@@ -348,10 +322,39 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     });
     closers.push(() => servers.close());
 
-    // DHCP sends machines here: it starts only once the share holds every file.
+    // Samba, then DHCP (which sends machines here), start once the share holds every file. Samba
+    // is not started beside the extraction: from a cold disk, loading its programs slows the
+    // extraction by more than it saves.
     await Promise.all(prepared.map((m) => m.extracted));
     o.signal?.throwIfAborted();
     if (managed) for (const m of prepared) checkReadable(m.shareDir!);
+    if (c.share.mode === 'managed') {
+      credentials = await loadOrCreateCredentials(join(o.dataDir, 'samba'));
+      await mkdir(reportsDir, { recursive: true });
+      protocol = lowestProtocol(prepared.map((m) => minProtocolFor(m.release)));
+      samba = await startSamba({
+        stateDir: join(o.dataDir, 'samba'),
+        port: c.share.port,
+        addresses: [iface.name],
+        minProtocol: protocol,
+        shares: [...prepared.map((m) => ({ name: m.id, path: m.shareDir!, comment: `${m.report.release} ${m.arch} (overnight)` })), { name: REPORT_SHARE, path: reportsDir, comment: 'overnight: progress reports', writable: true }],
+        credentials,
+        events: (e) => {
+          emit(e);
+          const mac = e.type === 'share.connect' ? addressOf.get(e.client) : undefined;
+          if (e.type === 'share.connect' && mac) record(mac, 'note', 'smb', `connected to \\\\${serverIp}\\${e.share} from ${e.client}`);
+        },
+        smbd: c.share.smbd,
+      });
+      closers.push(() => samba!.close());
+      for (const m of prepared) uncs.set(m.id, `\\\\${serverIp}\\${m.id}`);
+      reportUnc = `\\\\${serverIp}\\${REPORT_SHARE}`;
+    } else {
+      // An existing share holds the extracted media.
+      uncs.set(prepared[0]!.id, c.share.unc);
+      credentials = { user: c.share.user!, password: c.share.password! };
+    }
+
     mediaReady = true;
     if (c.dhcp.mode !== 'off') {
       const dhcp = await startDhcpServer({
