@@ -296,8 +296,6 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
         store.seen(e.mac, { firmware: e.arch });
         if (m?.phase && INSTALLED.has(m.phase)) return;
         if (!m?.phase || !BOOTING.has(m.phase)) record(e.mac, 'dhcp', 'dhcp', `${e.arch ?? 'unknown'} firmware${e.ipxe ? ' (iPXE)' : ''}: ${e.bootFile}`);
-      } else if (e.type === 'dhcp.ignore' && e.reason?.includes('approval')) {
-        noteUnknown(e.mac);
       }
     };
     const allow = (mac: string) => {
