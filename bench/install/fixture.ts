@@ -10,45 +10,15 @@
 //    setup's files, en-us/, dlmanifests/, replacementmanifests/, license/, support/, upgrade/).
 // Built once into the work dir and reused while its manifest matches; the sources (the data
 // folder, the tree) are deleted once the ISO exists, so only the ISO stays (~4 GB).
-import { execFile } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
 
-const pexec = promisify(execFile);
+import { logNormal, prng, sh } from '../media/fixture.ts';
+
+export { sh };
 const FIXTURE_VERSION = 1;
-
-export async function sh(cmd: string, args: readonly string[]): Promise<string> {
-  try {
-    const r = await pexec(cmd, [...args], { maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' });
-    return r.stdout;
-  } catch (e) {
-    const err = e as Error & { stderr?: string };
-    throw new Error(`${cmd} ${args.join(' ')} failed: ${err.message}\n${err.stderr ?? ''}`);
-  }
-}
-
-/** Deterministic PRNG (mulberry32): the tree's names and sizes are the same on every machine. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Log-normal size in bytes with the given median, clamped to [min, max]. */
-function logNormal(rnd: () => number, median: number, sigma: number, min: number, max: number): number {
-  const u = Math.max(rnd(), 1e-12);
-  const v = rnd();
-  const z = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
-  return Math.round(Math.min(max, Math.max(min, median * Math.exp(sigma * z))));
-}
 
 interface PlannedFile {
   path: string;

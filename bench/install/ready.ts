@@ -51,6 +51,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { findSamba } from '../../src/share/samba.ts';
 import { Lab } from '../../test/helpers/netns.ts';
+import { WIN7_PROFILE } from '../../test/helpers/serve.ts';
 import { standinKernel } from '../../test/helpers/standin.ts';
 import { buildInstallFixture, type InstallFixture, sh } from './fixture.ts';
 
@@ -62,21 +63,7 @@ const SERVER_CIDR = '10.95.0.1/24';
 const SERVER_IP = '10.95.0.1';
 const node = process.execPath;
 
-const PROFILE = `target:
-  release: '7'
-  arch: amd64
-  edition: Windows 7 PROFESSIONAL
-productKey: none
-timeZone: W. Europe Standard Time
-computerName: PC-{n:3}
-accounts:
-  administrator:
-    password: change-me
-  autologon:
-    user: Administrator
-join:
-  workgroup: LAB
-`;
+const PROFILE = WIN7_PROFILE;
 
 // ---------------------------------------------------------------- in-process step timer (child)
 

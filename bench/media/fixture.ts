@@ -23,7 +23,7 @@ export async function sh(cmd: string, args: readonly string[]): Promise<string> 
 }
 
 /** Deterministic PRNG (mulberry32): the small-file tree is the same on every machine. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -35,7 +35,7 @@ function prng(seed: number): () => number {
 }
 
 /** Log-normal size in bytes with the given median, clamped to [min, max]. */
-function logNormal(rnd: () => number, median: number, sigma: number, min: number, max: number): number {
+export function logNormal(rnd: () => number, median: number, sigma: number, min: number, max: number): number {
   const u = Math.max(rnd(), 1e-12);
   const v = rnd();
   const z = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
