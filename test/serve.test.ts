@@ -44,8 +44,11 @@ function smbclient(lab: Lab, ns: string, share: string, user: string, password: 
   });
 }
 
-describe('overnight serve', { concurrency: false }, async () => {
-  const root = await canUseNetns();
+// Found before the suite is declared: a describe() that awaits before it declares its tests can
+// end before they start.
+const root = await canUseNetns();
+
+describe('overnight serve', { concurrency: false }, () => {
   let tmp: { dir: string; cleanup: () => Promise<void> };
   let win7: WindowsMedia;
   let loaders: string;

@@ -171,11 +171,15 @@ describe('share: configuration', () => {
   });
 });
 
-describe('share: managed Samba in a lab', { concurrency: false }, async () => {
-  const root = await canUseNetns();
-  const samba = root ? await findSamba().then(() => true, () => false) : false;
-  const client = await hasTool('smbclient');
-  const skip = !root ? 'needs root (network namespaces, smbd)' : !samba ? 'smbd not installed (apt-get install samba)' : !client ? 'smbclient not installed (apt-get install smbclient)' : false;
+// What the lab suites need, found before any suite is declared: a describe() that awaits before it
+// declares its tests can end before they start.
+const IS_ROOT = process.getuid?.() === 0;
+const NETNS = await canUseNetns();
+const SAMBA = IS_ROOT ? await findSamba().then(() => true, () => false) : false;
+const SMBCLIENT = await hasTool('smbclient');
+
+describe('share: managed Samba in a lab', { concurrency: false }, () => {
+  const skip = !NETNS ? 'needs root (network namespaces, smbd)' : !SAMBA ? 'smbd not installed (apt-get install samba)' : !SMBCLIENT ? 'smbclient not installed (apt-get install smbclient)' : false;
 
   let tmp: { dir: string; cleanup: () => Promise<void> };
   let lab: Lab;
@@ -424,10 +428,8 @@ describe('share: managed Samba in a lab', { concurrency: false }, async () => {
   });
 });
 
-describe('share: refusals before smbd starts', { concurrency: false }, async () => {
-  const root = process.getuid?.() === 0;
-  const samba = root ? await findSamba().then(() => true, () => false) : false;
-  const skip = !root ? 'needs root' : !samba ? 'smbd not installed (apt-get install samba)' : false;
+describe('share: refusals before smbd starts', { concurrency: false }, () => {
+  const skip = !IS_ROOT ? 'needs root' : !SAMBA ? 'smbd not installed (apt-get install samba)' : false;
   let tmp: { dir: string; cleanup: () => Promise<void> };
   before(async () => {
     tmp = await tempDir();
