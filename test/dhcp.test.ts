@@ -324,8 +324,11 @@ describe('full DHCP decisions and leases', () => {
 const NODE = process.execPath;
 const SERVER = join(import.meta.dirname, 'helpers', 'net-server.ts');
 
-describe('DHCP server with real clients (network namespaces)', { concurrency: false }, async () => {
-  const root = await canUseNetns();
+// Found before the suite is declared: a describe() that awaits before it declares its tests can
+// end before they start.
+const root = await canUseNetns();
+
+describe('DHCP server with real clients (network namespaces)', { concurrency: false }, () => {
   let lab: Lab;
   let tmp: { dir: string; cleanup: () => Promise<void> };
   before(async () => {

@@ -11,8 +11,11 @@ import { tempDir } from './helpers/tools.ts';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'overnight.js');
 
-describe('overnight pxe', { concurrency: false }, async () => {
-  const root = await canUseNetns();
+// Found before the suite is declared: a describe() that awaits before it declares its tests can
+// end before they start.
+const root = await canUseNetns();
+
+describe('overnight pxe', { concurrency: false }, () => {
   let tmp: { dir: string; cleanup: () => Promise<void> };
   before(async () => {
     tmp = await tempDir();
