@@ -10,12 +10,11 @@
 //    setup's files, en-us/, dlmanifests/, replacementmanifests/, license/, support/, upgrade/).
 // Built once into the work dir and reused while its manifest matches; the sources (the data
 // folder, the tree) are deleted once the ISO exists, so only the ISO stays (~4 GB).
-import { randomFillSync } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
-import { logNormal, prng, sh } from '../media/fixture.ts';
+import { logNormal, prng, randomFile, sh } from '../media/fixture.ts';
 
 export { sh };
 const FIXTURE_VERSION = 1;
@@ -79,20 +78,6 @@ function smallTreePlan(): PlannedFile[] {
   return files;
 }
 
-async function randomFile(path: string, size: number): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const fh = await open(path, 'w');
-  try {
-    const buf = Buffer.allocUnsafe(8 * 1024 * 1024);
-    for (let at = 0; at < size; at += buf.length) {
-      const n = Math.min(buf.length, size - at);
-      randomFillSync(buf, 0, n);
-      await fh.write(buf, 0, n, at);
-    }
-  } finally {
-    await fh.close();
-  }
-}
 
 interface WimImage {
   name: string;
@@ -278,4 +263,26 @@ export async function sevenZipTotals(iso: string): Promise<{ files: number; fold
     }
   }
   return { files, folders, bytes };
+}
+
+/**
+ * The smallest smb.conf that runs a second smbd on a state folder of its own, serving `path`
+ * read-only as `share`: the "default Samba" the install benchmarks compare with.
+ */
+export function defaultSmbConf(state: string, share: string, path: string, port?: number): string {
+  return `[global]
+  private dir = ${state}/private
+  lock directory = ${state}/lock
+  state directory = ${state}/state
+  cache directory = ${state}/cache
+  pid directory = ${state}/run
+  ncalrpc dir = ${state}/run/ncalrpc
+  passdb backend = tdbsam:${state}/private/passdb.tdb
+  log file = ${state}/log.smbd
+${port === undefined ? '' : `  smb ports = ${port}\n`}
+[${share}]
+  path = ${path}
+  read only = yes
+  guest ok = no
+`;
 }

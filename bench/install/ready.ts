@@ -42,7 +42,7 @@
 // --overnight runs bin/overnight.js of another checkout (default: this one); the in-process step
 // timer always uses this checkout's sources.
 // Exit status: 0 when both targets are met, 1 when one is not, 2 on an error.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chmod, copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -53,7 +53,7 @@ import { findSamba } from '../../src/share/samba.ts';
 import { Lab } from '../../test/helpers/netns.ts';
 import { WIN7_PROFILE } from '../../test/helpers/serve.ts';
 import { standinKernel } from '../../test/helpers/standin.ts';
-import { buildInstallFixture, type InstallFixture, sh } from './fixture.ts';
+import { buildInstallFixture, defaultSmbConf, type InstallFixture, sh } from './fixture.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const TOUCH_MEMORY = join(ROOT, 'bench', 'media', 'touch-memory.ts');
@@ -566,21 +566,6 @@ async function main(): Promise<number> {
     return r;
   };
 
-  const peerConf = (state: string, share: string) => `[global]
-  private dir = ${state}/private
-  lock directory = ${state}/lock
-  state directory = ${state}/state
-  cache directory = ${state}/cache
-  pid directory = ${state}/run
-  ncalrpc dir = ${state}/run/ncalrpc
-  passdb backend = tdbsam:${state}/private/passdb.tdb
-  log file = ${state}/log.smbd
-
-[win7]
-  path = ${share}
-  read only = yes
-  guest ok = no
-`;
 
   /** The peer: 7z x, then a default smbd until it accepts connections. */
   const peer = async (dir: string, prep: Prep): Promise<PeerRun> => {
@@ -589,7 +574,7 @@ async function main(): Promise<number> {
     for (const d of ['private', 'lock', 'state', 'cache', 'run/ncalrpc']) await mkdir(join(state, d), { recursive: true });
     await chmod(dir, 0o755);
     const conf = join(state, 'smb.conf');
-    await writeFile(conf, peerConf(state, out));
+    await writeFile(conf, defaultSmbConf(state, 'win7', out));
     const st0 = await stalls();
     const t0 = performance.now();
     const child = lab!.spawn(srv.ns, 'bash', ['-c', peerScript, 'peer', fx.iso, out, conf, SERVER_IP, join(state, 'smbd.out')]);

@@ -27,6 +27,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { findSamba } from '../../src/share/samba.ts';
 import { Lab, waitForOutput } from '../../test/helpers/netns.ts';
+import { defaultSmbConf } from './fixture.ts';
 
 const RUNNER = join(import.meta.dirname, '..', '..', 'test', 'helpers', 'samba.ts');
 const TARGET = 1.0;
@@ -94,26 +95,6 @@ async function fixture(dir: string, size: number): Promise<string> {
   return hash.digest('hex');
 }
 
-/** The smallest smb.conf that runs a second smbd on its own state folder and port. */
-function defaultConf(state: string, media: string): string {
-  return `[global]
-  private dir = ${state}/private
-  lock directory = ${state}/lock
-  state directory = ${state}/state
-  cache directory = ${state}/cache
-  pid directory = ${state}/run
-  ncalrpc dir = ${state}/run/ncalrpc
-  passdb backend = tdbsam:${state}/private/passdb.tdb
-  log file = ${state}/log.smbd
-  smb ports = ${DEFAULT_PORT}
-
-[media]
-  path = ${media}
-  read only = yes
-  guest ok = no
-`;
-}
-
 async function main(): Promise<number> {
   if (process.getuid?.() !== 0) throw new Error('run as root (network namespaces, smbd)');
   const samba = await findSamba();
@@ -162,7 +143,7 @@ async function main(): Promise<number> {
     const dState = join(work, 'default-state');
     for (const d of ['private', 'lock', 'state', 'cache', 'run/ncalrpc']) await mkdir(join(dState, d), { recursive: true });
     const dConf = join(dState, 'smb.conf');
-    await writeFile(dConf, defaultConf(dState, media));
+    await writeFile(dConf, defaultSmbConf(dState, 'media', media, DEFAULT_PORT));
     await sh(samba.pdbedit, ['-s', dConf, '-x', '-u', 'nobody']);
     await must(samba.pdbedit, ['-s', dConf, '-a', '-t', '-u', 'nobody'], `${PASSWORD}\n${PASSWORD}\n`);
     const def = lab.spawn(srv.ns, samba.smbd, ['--foreground', '--debug-stdout', '-s', dConf]);

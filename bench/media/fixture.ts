@@ -107,7 +107,7 @@ export interface Fixture {
 }
 
 /** Writes `size` bytes of fresh random data (incompressible) in 8 MiB pieces. */
-async function randomFile(path: string, size: number): Promise<void> {
+export async function randomFile(path: string, size: number): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const fh = await open(path, 'w');
   try {

@@ -10,6 +10,7 @@ import { type LoaderFirmware, LoaderError, defaultDataDir, findLoaders, loaderFo
 import type { NetEvent } from '../net/events.ts';
 import { pickInterface } from '../net/iface.ts';
 import { NetError } from '../net/errors.ts';
+import { parsePoolRange } from '../net/dhcp/leases.ts';
 import { startBootServers } from '../net/servers.ts';
 import { openMedia } from '../media/open.ts';
 import type { Io } from './media.ts';
@@ -144,11 +145,8 @@ function port(text: string, flag: string): number {
 }
 
 function parsePool(o: PxeOptions, netmask: string) {
-  const m = /^(\d+\.\d+\.\d+\.\d+)-(\d+\.\d+\.\d+\.\d+)$/.exec(o.pool ?? '');
-  if (!m) throw new NetError('E_CONFIG', `full DHCP mode needs --pool START-END (e.g. --pool 10.0.0.100-10.0.0.199)${o.pool ? `, not '${o.pool}'` : ''}`, { pool: o.pool });
   return {
-    start: m[1]!,
-    end: m[2]!,
+    ...parsePoolRange(o.pool),
     netmask: o.netmask ?? netmask,
     router: o.router,
     dns: o.dns ? o.dns.split(',').map((s) => s.trim()) : [],

@@ -18,10 +18,10 @@ import { parseUnattend, renderUnattend } from '../answer/xml.ts';
 import { messageScript } from '../boot/ipxe.ts';
 import { type LoaderFirmware, LoaderError, findLoaders, loaderFor } from '../boot/loaders.ts';
 import { DEFAULT_LOADERS, httpBase, ipxePolicy } from '../boot/policy.ts';
-import { PHASES, type Phase, reportCommands, WINPE_DRIVER_DIR, winpePlan, type WinpePlan } from '../boot/winpe.ts';
+import { PHASES, reportCommands, WINPE_DRIVER_DIR, winpePlan, type WinpePlan } from '../boot/winpe.ts';
 import type { NetEvent } from '../net/events.ts';
-import { assertUdpPortFree, type Interface, pickInterface } from '../net/iface.ts';
-import { NetError } from '../net/errors.ts';
+import { assertUdpPortFree, pickInterface } from '../net/iface.ts';
+import { parsePoolRange } from '../net/dhcp/leases.ts';
 import { startDhcpServer } from '../net/dhcp/server.ts';
 import { type BootServers, startBootServers } from '../net/servers.ts';
 import { lowestProtocol, minProtocolFor, type SmbProtocol } from '../share/config.ts';
@@ -78,9 +78,6 @@ export interface ServeSummary {
 export interface ServeHandle {
   readonly summary: ServeSummary;
   readonly store: Store;
-  readonly credentials: ShareCredentials | undefined;
-  /** The plan served to a machine (its script and injected files), once it asked for it. */
-  plan(mac: string): MachinePlan | undefined;
   close(): Promise<void>;
 }
 
@@ -123,6 +120,7 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     const iface = pickInterface(c.interface);
     // A DHCP server already on this host is found before minutes of extraction, not after.
     if (c.dhcp.mode !== 'off') for (const port of [67, 4011]) assertUdpPortFree(port, 'keep it as the DHCP server and use --dhcp off');
+    const pool = c.dhcp.mode === 'full' ? { ...parsePoolRange(c.dhcp.pool), netmask: c.dhcp.netmask ?? iface.netmask, router: c.dhcp.router, dns: c.dhcp.dns, leaseSeconds: c.dhcp.leaseTime } : undefined;
     await mkdir(o.dataDir, { recursive: true });
     const bootDir = join(o.dataDir, 'boot');
     const loaders = await stageLoaders(c.loaders, o.dataDir, bootDir);
@@ -360,8 +358,8 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
         mode: c.dhcp.mode,
         interface: iface.name,
         policy: ipxePolicy({ httpPort, loaders: loaders.ipxe, chainloadIpxe: c.chainloadIpxe, allow }),
-        pool: c.dhcp.mode === 'full' ? parsePool(c, iface) : undefined,
-        leasesFile: c.dhcp.mode === 'full' ? join(o.dataDir, 'leases.sqlite') : undefined,
+        pool,
+        leasesFile: pool ? join(o.dataDir, 'leases.sqlite') : undefined,
         probeMs: o.dhcpProbeMs,
         onMalformed: (err, from) => note(`ignored a bad DHCP packet from ${from}: ${err.message}`),
       });
@@ -410,8 +408,6 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     return {
       summary,
       store,
-      credentials,
-      plan: (mac) => plans.get(mac),
       close: () => (closing ??= closeAll()),
     };
   } catch (e) {
@@ -581,10 +577,3 @@ async function stageLoaders(dir: string | undefined, dataDir: string, bootDir: s
   return { ipxe, names, missing };
 }
 
-function parsePool(c: ServeConfig, iface: Interface) {
-  const m = /^(\d+\.\d+\.\d+\.\d+)-(\d+\.\d+\.\d+\.\d+)$/.exec(c.dhcp.pool ?? '');
-  if (!m) throw new NetError('E_CONFIG', `full DHCP mode needs a pool START-END (--pool 10.0.0.100-10.0.0.199)${c.dhcp.pool ? `, not '${c.dhcp.pool}'` : ''}`, { pool: c.dhcp.pool });
-  return { start: m[1]!, end: m[2]!, netmask: c.dhcp.netmask ?? iface.netmask, router: c.dhcp.router, dns: c.dhcp.dns, leaseSeconds: c.dhcp.leaseTime };
-}
-
-export type { Phase };

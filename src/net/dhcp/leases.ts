@@ -17,6 +17,13 @@ export interface PoolConfig {
   leaseSeconds?: number | undefined;
 }
 
+/** The first and last address of a pool written START-END (--pool, overnight.yaml's dhcp.pool). */
+export function parsePoolRange(text: string | undefined): { start: string; end: string } {
+  const m = /^(\d+\.\d+\.\d+\.\d+)-(\d+\.\d+\.\d+\.\d+)$/.exec(text ?? '');
+  if (!m) throw new NetError('E_CONFIG', `full DHCP mode needs --pool START-END (e.g. --pool 10.0.0.100-10.0.0.199)${text ? `, not '${text}'` : ''}`, { pool: text });
+  return { start: m[1]!, end: m[2]! };
+}
+
 export interface Reservation {
   ip: string;
   hostname?: string | undefined;
