@@ -11,8 +11,8 @@ import { pxeCommand } from './pxe.ts';
 import { machinesCommand, serveCommand } from './serve.ts';
 import { ServeError } from '../serve/errors.ts';
 import { ShareError } from '../share/errors.ts';
+import { VERSION } from '../version.ts';
 
-const VERSION = '0.1.0';
 
 export async function main(argv: string[], io: Io = { out: (s) => process.stdout.write(s + '\n'), err: (s) => process.stderr.write(s + '\n') }): Promise<number> {
   const program = new Command('overnight')

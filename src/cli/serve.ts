@@ -8,6 +8,8 @@ import { type ServeConfig, type ServeConfigInput, loadConfig, mediaIdFromPath, v
 import { ServeError } from '../serve/errors.ts';
 import { type ServeEvent, type ServeSummary, startServe } from '../serve/serve.ts';
 import { Store } from '../store/store.ts';
+import { Fleet, machineView } from '../fleet/fleet.ts';
+import { inventoryToCsv, inventoryToYaml, parseInventoryFile } from '../fleet/inventory.ts';
 import type { Io } from './media.ts';
 import { describe as describeNet } from './pxe.ts';
 
@@ -34,6 +36,11 @@ interface ServeFlags {
   tftpPort?: string;
   loaders?: string;
   chainloadIpxe?: boolean;
+  dashboard?: string | false;
+  window?: string;
+  cap?: string;
+  group?: string;
+  wake?: boolean;
   json?: boolean;
 }
 
@@ -85,11 +92,36 @@ async function configFrom(o: ServeFlags): Promise<ServeConfig> {
     tftp: { port: num(o.tftpPort, '--tftp-port') ?? base?.tftp.port ?? 69 },
     loaders: o.loaders ? resolve(o.loaders) : base?.loaders,
     chainloadIpxe: o.chainloadIpxe ?? base?.chainloadIpxe,
+    dashboard: o.dashboard === false ? { ...base?.dashboard, enabled: false } : o.dashboard ? { ...base?.dashboard, ...listenAddress(o.dashboard) } : base?.dashboard,
+    deployment:
+      o.window || o.cap || o.group || o.wake
+        ? {
+            ...base?.deployment,
+            ...(o.window ? { window: o.window } : {}),
+            ...(o.cap ? { cap: count(o.cap, '--cap') } : {}),
+            ...(o.group ? { group: o.group } : {}),
+            ...(o.wake ? { wake: true } : {}),
+          }
+        : base?.deployment,
   };
   // --profile with a config: the profiles keep their names only when the config's are replaced whole.
   if (o.profile.length && base) input.defaultProfile = undefined;
   return validateConfig(input, o.config ?? 'flags');
 }
+
+/** '127.0.0.1:7780', ':7780' or '0.0.0.0' → address and port. */
+function listenAddress(v: string): { address?: string; port?: number } {
+  const m = /^(?:\[([0-9a-f:]+)\]|([^:]*))(?::(\d{1,5}))?$/i.exec(v.trim());
+  if (!m) throw new ServeError('E_CONFIG', `--dashboard ${v} is not ADDRESS:PORT (e.g. 127.0.0.1:7780)`, { flag: '--dashboard' });
+  const address = m[1] ?? (m[2] || undefined);
+  return { ...(address ? { address } : {}), ...(m[3] ? { port: num(m[3], '--dashboard') } : {}) };
+}
+
+const count = (v: string, flag: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new ServeError('E_CONFIG', `${flag} ${v} is not a whole number of 1 or more`, { flag });
+  return n;
+};
 
 /** Profiles from --profile files, named by their file names (lab.yaml → lab) for the inventory's profile column. */
 function profileNames(files: readonly string[]): { name: string; file: string }[] {
@@ -127,6 +159,12 @@ export function serveCommand(io: Io, signal?: AbortSignal): Command {
     .option('--tftp-port <port>', 'TFTP port (default 69)')
     .option('--loaders <dir>', 'folder with undionly.kpxe, ipxe.efi and wimboot (`overnight loaders fetch` gets them)')
     .option('--chainload-ipxe', "also load overnight's iPXE on NICs whose ROM is an old iPXE")
+    .option('--dashboard <address:port>', 'where the dashboard and its API listen (default 127.0.0.1:7780: this host only)')
+    .option('--no-dashboard', 'no dashboard or API')
+    .option('--window <HH:MM-HH:MM>', "the night's deployment: install only inside this local time window, e.g. 22:00-05:00 (others boot their disk)")
+    .option('--cap <n>', "the night's deployment: at most n machines install at once")
+    .option('--group <name>', "the night's deployment: only the inventory's machines of this group")
+    .option('--wake', "the night's deployment: wake its machines with Wake-on-LAN, paced by --cap")
     .option('--json', 'print the summary and events as JSON lines')
     .action(async (o: ServeFlags) => {
       const config = await configFrom(o);
@@ -188,7 +226,13 @@ function printSummary(io: Io, s: ServeSummary, json: boolean | undefined): void 
   io.out(`  Loaders   ${Object.keys(s.loaders).join(', ')}`);
   for (const m of s.missingLoaders) io.out(`  Missing   ${m}`);
   io.out(`  Machines  ${s.inventory} in the inventory; unknown machines: ${s.unknown}`);
-  io.out(`  API       ${s.http}/api/machines   records: ${s.store}`);
+  if (s.deployment) io.out(`  Night     ${s.deployment}`);
+  io.out(`  Records   ${s.store}`);
+  if (s.dashboard) {
+    // The fragment carries the admin token to the page without it reaching any server log.
+    io.out(`  Dashboard ${s.dashboard.url}`);
+    io.out(`            admin token ${s.dashboard.created ? 'made now, ' : ''}kept in ${s.dashboard.tokenFile}; every change through the API needs it`);
+  }
   io.out('Press Ctrl-C to stop.');
 }
 
@@ -227,25 +271,23 @@ export function machinesCommand(io: Io): Command {
   };
   machines
     .command('list')
-    .description('every machine, its phase and when it was last seen')
+    .description('every machine, its state and phase, and when it was last seen')
     .option('--data <dir>', 'data folder of overnight serve')
-    .option('--json', 'as JSON')
+    .option('--json', 'as JSON (the API\'s MachineView)')
     .action((o: { data?: string; json?: boolean }) => {
       const store = open(o.data);
       try {
-        const list = store.machines();
+        const list = store.machines().map(machineView);
         if (o.json) return io.out(JSON.stringify(list, null, 2));
         for (const m of list) {
-          io.out(`${m.mac}  ${(m.name ?? '-').padEnd(15)} ${(m.phase ?? '-').padEnd(10)} ${m.known ? 'inventory' : `unknown${m.approval ? ` (${m.approval})` : ''}`}  ${m.lastSeen.toISOString()}${m.failure ? `  ${m.failure}` : ''}`);
+          const state = m.state === 'failed' ? `failed in ${m.failure?.phase ?? '?'}` : m.state === 'stalled' ? `stalled in ${m.stalledIn}` : m.state;
+          io.out(`${m.mac}  ${(m.name ?? '-').padEnd(15)} ${state.padEnd(18)} ${m.known ? 'inventory' : `unknown${m.approval ? ` (${m.approval})` : ''}`}  ${new Date(m.lastSeen).toISOString()}${m.redeploy ? '  redeploy' : ''}${m.failure ? `  ${m.failure.reason}` : ''}`);
         }
       } finally {
         store.close();
       }
     });
-  for (const [name, what] of [
-    ['approve', 'let an unknown machine install (unknown policy: approve)'],
-    ['deny', 'never install this unknown machine'],
-  ] as const) {
+  const act = (name: string, what: string, fn: (fleet: Fleet, mac: string) => string) =>
     machines
       .command(name)
       .description(what)
@@ -253,28 +295,20 @@ export function machinesCommand(io: Io): Command {
       .option('--data <dir>', 'data folder of overnight serve')
       .action((mac: string, o: { data?: string }) => {
         const store = open(o.data);
+        // A running serve sees the change within a second: it watches the records.
+        const fleet = new Fleet({ store });
         try {
-          store.setApproval(macArg(mac), name === 'approve' ? 'approved' : 'denied');
-          io.err(`${macArg(mac)}: ${name === 'approve' ? 'approved' : 'denied'}`);
+          if (!store.machine(macArg(mac))) throw new ServeError('E_CONFIG', `no machine ${macArg(mac)} in ${store.path}`);
+          io.err(`${macArg(mac)}: ${fn(fleet, macArg(mac))}`);
         } finally {
+          fleet.close();
           store.close();
         }
       });
-  }
-  machines
-    .command('redeploy')
-    .description('install Windows on this machine again at its next network boot (a finished machine otherwise boots its disk)')
-    .argument('<mac>')
-    .option('--data <dir>', 'data folder of overnight serve')
-    .action((mac: string, o: { data?: string }) => {
-      const store = open(o.data);
-      try {
-        store.record(macArg(mac), 'redeploy', 'admin', 'marked for a new install');
-        io.err(`${macArg(mac)}: installs again at its next network boot`);
-      } finally {
-        store.close();
-      }
-    });
+  act('approve', 'let an unknown machine install (unknown policy: approve)', (f, mac) => (f.setApproval(mac, 'approved', 'cli'), 'approved'));
+  act('deny', 'never install this unknown machine', (f, mac) => (f.setApproval(mac, 'denied', 'cli'), 'denied'));
+  act('redeploy', 'install Windows on this machine again at its next network boot (a finished machine otherwise boots its disk)', (f, mac) => (f.redeploy(mac, 'cli'), 'installs again at its next network boot'));
+  act('done', 'mark this machine done by hand (it boots its disk from now on)', (f, mac) => (f.markDone(mac, 'cli'), 'marked done'));
   machines
     .command('events')
     .description("a machine's recorded phases, in order, with their times")
@@ -284,9 +318,42 @@ export function machinesCommand(io: Io): Command {
     .action((mac: string, o: { data?: string; json?: boolean }) => {
       const store = open(o.data);
       try {
-        const evs = store.events(macArg(mac));
+        const evs = store.events({ mac: macArg(mac) });
         if (o.json) return io.out(JSON.stringify(evs, null, 2));
         for (const e of evs) io.out(`${e.time.toISOString()}  ${e.phase.padEnd(10)} ${e.source.padEnd(6)} ${e.detail ?? ''}`.trimEnd());
+      } finally {
+        store.close();
+      }
+    });
+  machines
+    .command('import')
+    .description('add or update machines from an inventory file (CSV: mac,name,profile,media,group and profile fields; or YAML)')
+    .argument('<file>')
+    .option('--data <dir>', 'data folder of overnight serve')
+    .action(async (file: string, o: { data?: string }) => {
+      const list = await parseInventoryFile(file);
+      const store = Store.open(join(serveDataDir(o.data, undefined), 'overnight.sqlite'));
+      try {
+        for (const m of list) store.seen(m.mac, { name: m.name, profile: m.profile, media: m.media, group: m.group, overrides: m.overrides, known: true });
+        io.err(`${list.length} machine(s) imported into ${store.path}`);
+      } finally {
+        store.close();
+      }
+    });
+  machines
+    .command('export')
+    .description('the inventory as CSV (default) or YAML, to edit and import again')
+    .option('--data <dir>', 'data folder of overnight serve')
+    .option('--yaml', 'as YAML')
+    .option('--all', 'also the unknown machines serve has seen')
+    .action((o: { data?: string; yaml?: boolean; all?: boolean }) => {
+      const store = open(o.data);
+      try {
+        const list = store
+          .machines()
+          .filter((m) => o.all || m.known)
+          .map((m) => ({ mac: m.mac, name: m.name, profile: m.profile, media: m.media, group: m.group, overrides: m.overrides }));
+        io.out((o.yaml ? inventoryToYaml(list) : inventoryToCsv(list)).trimEnd());
       } finally {
         store.close();
       }

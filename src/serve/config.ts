@@ -42,6 +42,29 @@ export const ServeConfigSchema = z.strictObject({
   tftp: z.strictObject({ port: z.number().int().min(0).max(65535).default(69) }).prefault({}),
   loaders: z.string().optional().describe('folder with undionly.kpxe, ipxe.efi, wimboot (searched before the data folder and /usr/lib/ipxe)'),
   chainloadIpxe: z.boolean().default(false),
+  dashboard: z
+    .strictObject({
+      address: z.string().default('127.0.0.1').describe('address the dashboard and its API listen on (default: this host only)'),
+      port: z.number().int().min(0).max(65535).default(7780),
+      enabled: z.boolean().default(true),
+    })
+    .prefault({}),
+  deployment: z
+    .strictObject({
+      name: z.string().min(1).max(64).default('tonight'),
+      window: z.string().regex(/^\s*([01]?\d|2[0-3]):[0-5]\d\s*-\s*([01]?\d|2[0-3]):[0-5]\d\s*$/, 'HH:MM-HH:MM, e.g. 22:00-05:00').optional().describe('install only inside this local time window (may cross midnight)'),
+      cap: z.number().int().min(1).max(10000).optional().describe('at most this many machines install at once'),
+      group: z.string().min(1).max(64).optional().describe("the inventory's group column names the machines"),
+      machines: z.array(z.string()).default([]).describe('MACs of the machines (default: every machine)'),
+      wake: z.boolean().default(false).describe('wake the machines with Wake-on-LAN, paced by the cap'),
+      start: z.boolean().default(true).describe('run it from the start (false: start it from the dashboard)'),
+    })
+    .optional()
+    .describe('the night: when machines may install, how many at once, which ones'),
+  timeouts: z
+    .record(z.enum(['discovered', 'loader', 'winpe', 'share', 'setup', 'applied', 'specialize', 'oobe', 'firstlogon', 'apps']), z.number().int().min(1).max(24 * 60))
+    .optional()
+    .describe('minutes a machine may stay in a phase before it is marked stalled'),
 });
 
 export type ServeConfig = z.output<typeof ServeConfigSchema>;

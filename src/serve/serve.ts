@@ -8,7 +8,7 @@
 // server starts, and the servers start so that none is advertised before the ones it points to
 // listen: Samba, then HTTP and TFTP, then DHCP. A failure closes what had started: never half up.
 import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
-import { constants as fsConstants, accessSync, statSync } from 'node:fs';
+import { constants as fsConstants, accessSync, existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { compileProfile } from '../answer/compile.ts';
 import { lintDocument } from '../answer/lint.ts';
@@ -28,10 +28,16 @@ import { lowestProtocol, minProtocolFor, type SmbProtocol } from '../share/confi
 import { loadOrCreateCredentials, type ShareCredentials } from '../share/credentials.ts';
 import { findSamba, type SambaServer, type ShareEvent, startSamba } from '../share/samba.ts';
 import { Store, type UnknownPolicy } from '../store/store.ts';
+import { describeDeployment, Fleet } from '../fleet/fleet.ts';
+import { VERSION } from '../version.ts';
+import { sendWake } from '../fleet/wol.ts';
+import { INSTALLED_PHASES, isPhase, PHASE_ORDER } from '../fleet/model.ts';
+import { loadOrCreateToken, maskAnswerFile, maskSecret } from '../fleet/secrets.ts';
+import { type DashboardServer, startDashboard } from '../net/http/dashboard.ts';
 import type { ServeConfig } from './config.ts';
 import { mediaIdFromPath } from './config.ts';
 import { ServeError } from './errors.ts';
-import { type InventoryMachine, parseInventory } from './inventory.ts';
+import { type InventoryMachine, parseInventory } from '../fleet/inventory.ts';
 import { type PreparedMedia, prepareMedia } from './media.ts';
 import { startReportWatcher, type ReportWatcher } from './reports.ts';
 import type { ExtractProgress } from '../media/extract.ts';
@@ -41,6 +47,15 @@ export type ServeEvent =
   | ShareEvent
   | { readonly type: 'machine.phase'; readonly time: Date; readonly mac: string; readonly phase: string; readonly source: string; readonly detail?: string | undefined }
   | { readonly type: 'serve.note'; readonly time: Date; readonly message: string };
+
+export interface ServeDashboard {
+  /** The dashboard's address with the admin token in the fragment. */
+  url: string;
+  token: string;
+  tokenFile: string;
+  /** A new token was made on this start (print it). */
+  created: boolean;
+}
 
 export interface ServeOptions {
   config: ServeConfig;
@@ -73,11 +88,14 @@ export interface ServeSummary {
   inventory: number;
   unknown: UnknownPolicy;
   store: string;
+  dashboard: ServeDashboard | undefined;
+  deployment: string | undefined;
 }
 
 export interface ServeHandle {
   readonly summary: ServeSummary;
   readonly store: Store;
+  readonly fleet: Fleet;
   close(): Promise<void>;
 }
 
@@ -101,10 +119,6 @@ interface LoadedProfile {
   drivers: { name: string; bytes: Buffer }[];
 }
 
-/** Phases after which the disk holds the new Windows: a network boot then boots from the disk. */
-const INSTALLED: ReadonlySet<string> = new Set(['applied', 'specialize', 'oobe', 'firstlogon', 'apps', 'done']);
-/** Phases that belong to one network boot: a DHCP exchange during them is the same boot. */
-const BOOTING: ReadonlySet<string> = new Set(['dhcp', 'loader']);
 const REPORT_SHARE = 'overnight-report$';
 
 export async function startServe(o: ServeOptions): Promise<ServeHandle> {
@@ -174,17 +188,27 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
         return { name: p.name, file: p.file, profile: { ...p.profile, drivers: { ...p.profile.drivers, winpe: d.paths } }, media: prepared.find((m) => m.id === (p.media ?? mediaIds[0]))!, drivers: d.files };
       }),
     );
-    for (const lp of loaded) checkProfile(lp);
+    const lints = new Map(loaded.map((lp) => [lp.name, checkProfile(lp)]));
     const profileSummary = loaded.map((lp) => ({ name: lp.name, media: lp.media.id, edition: String(lp.profile.target.edition ?? '(the only one)') }));
 
     const store = Store.open(join(o.dataDir, 'overnight.sqlite'));
     closers.push(() => store.close());
-    for (const m of inventory) store.seen(m.mac, { name: m.name, profile: m.profile, media: m.media, known: true });
-
-    const record = (mac: string, phase: string, source: string, detail?: string) => {
-      const ev = store.record(mac, phase, source, detail);
-      emit({ type: 'machine.phase', time: ev.time, mac, phase, source, detail });
-    };
+    for (const m of inventory) store.seen(m.mac, { name: m.name, profile: m.profile, media: m.media, group: m.group, overrides: m.overrides, known: true });
+    const fleet = new Fleet({
+      store,
+      tickMs: 1000,
+      timeouts: Object.fromEntries(Object.entries(c.timeouts ?? {}).map(([k, v]) => [k, v * 60_000])),
+      wake: wakeOn(iface.address, iface.broadcast),
+    });
+    closers.push(() => fleet.close());
+    fleet.subscribe((ch) => {
+      if (ch.type === 'event' && ch.event.phase !== 'note') emit({ type: 'machine.phase', time: new Date(ch.event.time), mac: ch.event.mac, phase: ch.event.phase, source: ch.event.source, detail: ch.event.detail ?? undefined });
+    });
+    if (c.deployment) {
+      const d = c.deployment;
+      fleet.setDeployment({ name: d.name, window: d.window?.trim() ?? null, cap: d.cap ?? null, group: d.group ?? null, machines: d.machines.map((m) => m.toLowerCase().replace(/-/g, ':')), wake: d.wake }, 'config');
+      if (d.start && fleet.deployment()?.state !== 'running') fleet.startDeployment('config');
+    }
     /** Client address → MAC, from iPXE's requests: Samba's connect hook only knows the address. */
     const addressOf = new Map<string, string>();
 
@@ -201,13 +225,15 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     const httpPort = c.http.port;
     const base = httpBase(serverIp, httpPort);
     const plans = new Map<string, MachinePlan>();
-    const byMac = new Map(inventory.map((m) => [m.mac, m]));
+    // The inventory lives in the records: the file's machines are loaded there at each start, and
+    // machines imported or edited since (overnight machines import, the dashboard) count the same.
+    const knownMachine = (mac: string) => store.machine(mac)?.known === true;
     const unknownProfile = c.defaultProfile ?? loaded[0]!.name;
 
 
     /** Why a machine gets nothing, or undefined when it may install. */
     const refusal = (mac: string): string | undefined => {
-      if (byMac.has(mac)) return undefined;
+      if (knownMachine(mac)) return undefined;
       const m = store.machine(mac);
       if (c.unknown === 'all') return undefined;
       if (c.unknown === 'known-only') return `${mac} is not in the inventory (unknown machines: known-only)`;
@@ -216,18 +242,24 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
       return `${mac} waits for approval: overnight machines approve ${mac}`;
     };
     const noteUnknown = (mac: string) => {
-      if (byMac.has(mac)) return;
+      if (knownMachine(mac)) return;
       const m = store.machine(mac);
-      if (!m) store.seen(mac, { known: false, approval: c.unknown === 'approve' ? 'pending' : undefined });
-      else if (c.unknown === 'approve' && !m.approval) store.setApproval(mac, 'pending');
+      if (!m) fleet.seen(mac, { known: false, approval: c.unknown === 'approve' ? 'pending' : undefined });
+      else if (c.unknown === 'approve' && !m.approval) fleet.setApproval(mac, 'pending', 'policy');
     };
 
     const planFor = (mac: string, firmware: 'bios' | 'uefi', loaderFirmware: LoaderFirmware): MachinePlan => {
-      const inv = byMac.get(mac);
-      const lp = loaded.find((p) => p.name === (inv?.profile ?? unknownProfile))!;
-      const media = inv?.media ? prepared.find((m) => m.id === inv.media)! : lp.media;
-      // Unknown machines are numbered after the inventory, in the order they were first seen.
-      const n = inv?.n ?? inventory.length + 1 + store.machines().filter((m) => !m.known).findIndex((m) => m.mac === mac);
+      const all = store.machines();
+      const rec = all.find((m) => m.mac === mac);
+      const inv = rec?.known ? rec : undefined;
+      const lp = loaded.find((p) => p.name === (inv?.profile ?? unknownProfile));
+      if (!lp) throw new ServeError('E_INVENTORY', `its profile "${inv?.profile}" is not one of ${loaded.map((p) => p.name).join(', ')}`, { mac });
+      const media = inv?.media ? prepared.find((m) => m.id === inv.media) : lp.media;
+      if (!media) throw new ServeError('E_INVENTORY', `its media "${inv?.media}" is not one of ${prepared.map((m) => m.id).join(', ')}`, { mac });
+      // Machines are numbered in the order they entered the records: the inventory first, then
+      // unknown machines in the order they were first seen.
+      const known = all.filter((m) => m.known);
+      const n = inv ? known.indexOf(inv) + 1 : known.length + 1 + all.filter((m) => !m.known).findIndex((m) => m.mac === mac);
       const { xml, profile } = renderFor(lp, media, firmware, mac, inv, n);
       const unc = uncs.get(media.id)!;
       const plan = winpePlan({
@@ -250,13 +282,16 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
       // Only a machine sent by another DHCP server can ask this early.
       if (!mediaReady) return messageScript('overnight: the install media are still being extracted on the server; this machine restarts and tries again.');
       noteUnknown(mac);
-      addressOf.set(req.remote.replace(/:\d+$/, ''), mac);
+      const address = req.remote.replace(/:\d+$/, '');
+      addressOf.set(address, mac);
+      fleet.seen(mac, { address });
       const refused = refusal(mac);
       if (refused) return messageScript(`overnight: ${refused}`);
-      const m = store.machine(mac);
-      if (m?.phase && INSTALLED.has(m.phase)) {
-        record(mac, 'note', 'http', `booted from the network in phase ${m.phase}: sent to the local disk`);
-        return localBootScript(mac, m.phase);
+      // Installed, outside the night's window, over its cap, not in the deployment: the local disk.
+      const decision = fleet.decideBoot(mac);
+      if (!decision.install) {
+        fleet.deferred(mac, decision.reason!);
+        return localBootScript(mac, decision.reason!);
       }
       const platform = req.query.get('platform');
       // iPXE knows its platform; asking it is exact even where DHCP said nothing (dhcp off, chainloads).
@@ -269,19 +304,22 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
         p = planFor(mac, firmware, loaderFirmware);
       } catch (e) {
         const why = (e as Error).message;
-        record(mac, 'failed', 'http', `no boot plan: ${why}`);
+        fleet.fail(mac, `no boot plan: ${why}`, 'http');
         return messageScript(`overnight: no boot plan for ${mac}: ${why}`);
       }
       plans.set(mac, p);
-      store.seen(mac, { firmware: loaderFirmware });
-      record(mac, 'loader', 'http', `iPXE (${platform} ${arch}) fetched its boot script: ${p.profile} on ${p.media}, ${firmware === 'uefi' ? 'GPT' : 'MBR'} layout`);
+      fleet.seen(mac, { firmware: loaderFirmware });
+      // Taking the loader phase takes the install slot, in the same turn as the decision above.
+      fleet.phase(mac, 'loader', 'http', `iPXE (${platform} ${arch}) fetched its boot script: ${p.profile} on ${p.media}, ${firmware === 'uefi' ? 'GPT' : 'MBR'} layout`);
       return o.bootScriptFilter ? await o.bootScriptFilter(mac, p.plan.script, p) : p.plan.script;
     };
 
     const report = (mac: string, phase: string, detail: string): string | undefined => {
       if (!(PHASES as readonly string[]).includes(phase)) return `unknown phase "${phase}" (one of ${PHASES.join(', ')})`;
       if (!store.machine(mac)) return `${mac} is not a machine this server booted`;
-      record(mac, phase, 'report', detail.trim().slice(0, 1000) || undefined);
+      const text = detail.trim().slice(0, 1000);
+      if (phase === 'failed') fleet.fail(mac, text || 'no reason given', 'report');
+      else if (isPhase(phase)) fleet.phase(mac, phase, 'report', text || undefined);
       return undefined;
     };
 
@@ -290,10 +328,12 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
       emit(e);
       if ((e.type === 'dhcp.offer' || e.type === 'dhcp.ack') && e.bootFile) {
         noteUnknown(e.mac);
-        const m = store.machine(e.mac);
-        store.seen(e.mac, { firmware: e.arch });
-        if (m?.phase && INSTALLED.has(m.phase)) return;
-        if (!m?.phase || !BOOTING.has(m.phase)) record(e.mac, 'dhcp', 'dhcp', `${e.arch ?? 'unknown'} firmware${e.ipxe ? ' (iPXE)' : ''}: ${e.bootFile}`);
+        fleet.seen(e.mac, { firmware: e.arch });
+        // The PXE ROM's request starts a boot; iPXE's own DHCP (and an installed machine's) only notes it.
+        const v = fleet.view(e.mac);
+        const detail = `${e.arch ?? 'unknown'} firmware${e.ipxe ? ' (iPXE)' : ''}: ${e.bootFile}`;
+        if (e.ipxe || (v?.phase && (INSTALLED_PHASES.has(v.phase) || v.phase === 'discovered' || v.phase === 'loader') && v.state !== 'failed' && !v.redeploy)) fleet.note(e.mac, 'dhcp', detail);
+        else fleet.phase(e.mac, 'discovered', 'dhcp', detail);
       }
     };
     const allow = (mac: string) => {
@@ -309,10 +349,6 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
         script,
         machineFile: (mac, name) => plans.get(mac)?.plan.files.get(name),
         report: (mac, phase, detail) => report(mac, phase, detail),
-        routes: {
-          '/api/machines': () => store.machines(),
-          '/api/events': (req) => store.events(req.query.get('mac') ?? undefined),
-        },
       },
       tftp: { root: bootDir, port: c.tftp.port, media: prepared.map((m) => ({ prefix: `media/${m.id}`, fs: m.media })) },
     });
@@ -338,7 +374,7 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
         events: (e) => {
           emit(e);
           const mac = e.type === 'share.connect' ? addressOf.get(e.client) : undefined;
-          if (e.type === 'share.connect' && mac) record(mac, 'note', 'smb', `connected to \\\\${serverIp}\\${e.share} from ${e.client}`);
+          if (e.type === 'share.connect' && mac) fleet.note(mac, 'smb', `connected to \\\\${serverIp}\\${e.share} from ${e.client}`);
         },
         smbd: c.share.smbd,
       });
@@ -381,6 +417,58 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
       closers.push(() => watcher!.close());
     }
 
+    // ---- the dashboard and its API (this host only unless configured otherwise)
+    let dashboard: ServeDashboard | undefined;
+    if (c.dashboard.enabled) {
+      const t = await loadOrCreateToken(o.dataDir);
+      const secrets = () => [credentials?.password];
+      const planOf = (mac: string): MachinePlan | undefined => {
+        const p = plans.get(mac);
+        if (p) return p;
+        // After a restart: rendered again for the firmware its last boot reported.
+        const fw = store.machine(mac)?.firmware;
+        if (!fw) return undefined;
+        const lf: LoaderFirmware = fw === 'bios' ? 'bios' : fw === 'efi-ia32' ? 'efi-ia32' : 'efi-x64';
+        try {
+          return planFor(mac, lf === 'bios' ? 'bios' : 'uefi', lf);
+        } catch {
+          return undefined;
+        }
+      };
+      const server: DashboardServer = await startDashboard({
+        token: t.token,
+        address: c.dashboard.address,
+        port: c.dashboard.port,
+        webRoot: webRoot(),
+        api: {
+          fleet,
+          profiles: () => loaded.map((lp) => lp.name),
+          state: () => ({
+            version: VERSION,
+            interface: { name: iface.name, address: iface.cidr },
+            dhcp: c.dhcp.mode,
+            http: base,
+            share: { mode: c.share.mode, uncs: [...uncs.values()], user: credentials?.user ?? null },
+            media: prepared.map((m) => ({ id: m.id, release: m.report.release, arch: m.arch, label: m.media.label, editions: m.report.editions.map((e) => ({ index: e.index, name: e.name, editionId: e.editionId })), folder: m.shareDir ?? null })),
+            profiles: loaded.map((lp) => ({ name: lp.name, media: lp.media.id, edition: String(lp.profile.target.edition ?? '(the only one)'), lint: lints.get(lp.name) ?? { errors: 0, warnings: 0, diagnostics: [] } })),
+            unknown: c.unknown,
+          }),
+          answer: (mac) => {
+            const p = planOf(mac);
+            return p && maskAnswerFile(p.answerXml);
+          },
+          script: (mac) => {
+            const p = planOf(mac);
+            if (!p) return undefined;
+            const start = p.plan.files.get('overnight.cmd');
+            return maskSecret(`${p.plan.script}\n\n:: ---- overnight.cmd (the start script in Windows PE)\n${start ? Buffer.from(start).toString('utf8') : ''}`, secrets());
+          },
+        },
+      });
+      closers.push(() => server.close());
+      dashboard = { url: `${server.url}/#token=${t.token}`, token: t.token, tokenFile: t.file, created: t.created };
+    }
+
     const summary: ServeSummary = {
       interface: { name: iface.name, address: iface.cidr },
       dhcp: c.dhcp.mode,
@@ -403,11 +491,14 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
       inventory: inventory.length,
       unknown: c.unknown,
       store: store.path,
+      dashboard,
+      deployment: fleet.deployment() ? describeDeployment(fleet.deployment()!) : undefined,
     };
     let closing: Promise<void> | undefined;
     return {
       summary,
       store,
+      fleet,
       close: () => (closing ??= closeAll()),
     };
   } catch (e) {
@@ -416,8 +507,21 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
   }
 }
 
+/** The built dashboard (web/dist beside src/ or dist/), or undefined when it was not built. */
+function webRoot(): string | undefined {
+  const dir = resolve(import.meta.dirname, '..', '..', 'web', 'dist');
+  return existsSync(join(dir, 'index.html')) ? dir : undefined;
+}
+
+/** Wake-on-LAN from the serving interface to its segment's broadcast address. */
+function wakeOn(address: string, broadcast: string): (macs: string[]) => Promise<void> {
+  return async (macs) => {
+    await sendWake({ broadcast, bindAddress: address, macs });
+  };
+}
+
 /** A machine's answer file, rendered and linted: one with errors is never served. */
-function renderFor(lp: LoadedProfile, media: PreparedMedia, firmware: 'bios' | 'uefi', mac: string, inv: InventoryMachine | undefined, n: number): { xml: string; profile: Profile } {
+function renderFor(lp: LoadedProfile, media: PreparedMedia, firmware: 'bios' | 'uefi', mac: string, inv: Pick<InventoryMachine, 'name' | 'overrides'> | undefined, n: number): { xml: string; profile: Profile; diagnostics: { code: string; severity: string; message: string }[] } {
   const overrides: Record<string, unknown> = { ...(inv?.name && inv.overrides['computerName'] === undefined ? { computerName: inv.name } : {}), ...(inv?.overrides ?? {}) };
   const profile: Profile = Object.keys(overrides).length ? { ...lp.profile, machines: { ...lp.profile.machines, [mac]: overrides } } : lp.profile;
   const rc = reportCommands({ firstLogon: hasFirstLogon(profile) });
@@ -431,11 +535,20 @@ function renderFor(lp: LoadedProfile, media: PreparedMedia, firmware: 'bios' | '
   const ds = lintDocument(parseUnattend(xml).doc, { release: r.profile.target.release, arch: r.profile.target.arch, media: lintMedia(media), unattendedInstall: true });
   const errors = ds.filter((d) => d.severity === 'error');
   if (errors.length) throw new ServeError('E_PROFILE_MEDIA', `the answer file of ${mac} (profile ${lp.name}, ${firmware}) has errors: ${errors.map((d) => `${d.code} ${d.message}`).join('; ')}`, { mac, profile: lp.name });
-  return { xml, profile: r.profile };
+  return { xml, profile: r.profile, diagnostics: ds.map((d) => ({ code: d.code, severity: d.severity, message: d.message })) };
 }
 
-/** A profile that cannot install on its media fails at start, not on the first machine at night. */
-function checkProfile(lp: LoadedProfile): void {
+interface LintSummary {
+  errors: number;
+  warnings: number;
+  diagnostics: { code: string; severity: string; message: string }[];
+}
+
+/**
+ * A profile that cannot install on its media fails at start, not on the first machine at night.
+ * Returns what lint said of it (its warnings), for the dashboard.
+ */
+function checkProfile(lp: LoadedProfile): LintSummary {
   const t = lp.profile.target;
   if (t.release !== lp.media.release) throw new ServeError('E_PROFILE_MEDIA', `profile ${lp.name} (${lp.file}) installs ${RELEASE_NAMES[t.release]}, but media ${lp.media.id} is ${lp.media.report.release}`, { profile: lp.name });
   if (t.arch !== lp.media.arch) throw new ServeError('E_PROFILE_MEDIA', `profile ${lp.name} (${lp.file}) is for ${t.arch}, but media ${lp.media.id} is ${lp.media.arch}`, { profile: lp.name });
@@ -447,10 +560,13 @@ function checkProfile(lp: LoadedProfile): void {
     throw new ServeError('E_PROFILE_MEDIA', `profile ${lp.name}: media ${lp.media.id} has no image ${t.edition} (it has 1-${eds.length})`, { profile: lp.name });
   }
   const probe = '02:00:00:00:00:01';
+  const seen = new Map<string, { code: string; severity: string; message: string }>();
   for (const fw of ['bios', 'uefi'] as const) {
     if (fw === 'uefi' && lp.media.arch === 'x86' && lp.profile.disk.layout === 'auto') continue; // 32-bit Windows before 8 has no UEFI Setup
-    renderFor(lp, lp.media, fw, probe, undefined, 1);
+    for (const d of renderFor(lp, lp.media, fw, probe, undefined, 1).diagnostics) seen.set(`${d.code} ${d.message}`, d);
   }
+  const diagnostics = [...seen.values()];
+  return { errors: 0, warnings: diagnostics.filter((d) => d.severity === 'warning').length, diagnostics };
 }
 
 
@@ -499,12 +615,15 @@ function lintMedia(m: PreparedMedia) {
   return { images: m.report.editions.map((e) => ({ index: e.index, name: e.name, editionId: e.editionId, arch: e.architecture })), languages: m.report.languages, arch: m.arch };
 }
 
-/** A machine whose disk already holds the new Windows boots it (BIOS: the first disk; UEFI: the next boot entry). */
-function localBootScript(mac: string, phase: string): string {
+/**
+ * A machine that is not to install now boots its local disk (BIOS: the first disk; UEFI: the next
+ * boot entry): its Windows is installed, or the night's schedule says not now.
+ */
+function localBootScript(mac: string, reason: string): string {
   return [
     '#!ipxe',
-    `echo overnight: Windows is installed on ${mac} (${phase}); starting it from the local disk.`,
-    `echo To install this machine again: overnight machines redeploy ${mac}`,
+    `echo overnight: ${mac} boots its local disk: ${reason.replace(/[\r\n$]/g, ' ')}.`,
+    `echo To install this machine now: overnight machines redeploy ${mac}`,
     'sleep 3',
     'iseq ${platform} pcbios && sanboot --no-describe --drive 0x80 ||',
     'exit',

@@ -330,11 +330,11 @@ export async function startHttpServer(options: HttpServerOptions = {}): Promise<
 }
 
 /** A request body as text, refused (413) past `limit` bytes; a body that stops coming times out with the request. */
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
+export function readBody(req: IncomingMessage, limit: number, what = 'report body'): Promise<string> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limit) {
-      reject(new HttpError(413, `report body over ${limit} bytes`, { length: declared }));
+      reject(new HttpError(413, `${what} over ${limit} bytes`, { length: declared }));
       req.resume();
       return;
     }
@@ -343,7 +343,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
     req.on('data', (b: Buffer) => {
       n += b.length;
       if (n > limit) {
-        reject(new HttpError(413, `report body over ${limit} bytes`, { length: n }));
+        reject(new HttpError(413, `${what} over ${limit} bytes`, { length: n }));
         req.destroy();
         return;
       }

@@ -1,0 +1,2 @@
+// overnight's version, shown by --version and the dashboard's API.
+export const VERSION = '0.1.0';
