@@ -334,15 +334,24 @@ export async function startDashboard(o: DashboardOptions): Promise<DashboardServ
     void (async () => {
       try {
         if (!hostAllowed(req)) throw new HttpError(421, `this dashboard answers to 127.0.0.1:${boundPort} or localhost:${boundPort}, not ${JSON.stringify(req.headers.host ?? '')}`);
-        const url = new URL(req.url ?? '/', 'http://dashboard');
-        if (url.pathname.startsWith('/api/')) await handleApi(req, res, url.pathname, url.searchParams);
-        else await handleStatic(req, res, url.pathname);
+        // The path as sent: WHATWG URL parsing would resolve '..' and '%2e%2e' before we could refuse them.
+        const raw = req.url ?? '/';
+        const q = raw.indexOf('?');
+        const pathname = q < 0 ? raw : raw.slice(0, q);
+        const query = new URLSearchParams(q < 0 ? '' : raw.slice(q + 1));
+        if (!pathname.startsWith('/')) throw new HttpError(400, 'a request path starts with /');
+        if (pathname.startsWith('/api/')) await handleApi(req, res, pathname, query);
+        else await handleStatic(req, res, pathname);
       } catch (e) {
         const status = e instanceof HttpError ? e.status : 500;
         const message = e instanceof HttpError ? e.message : `internal error: ${(e as Error).message}`;
         req.resume();
-        if (!res.headersSent) json(res, { error: message }, status);
-        else res.destroy();
+        if (res.headersSent) res.destroy();
+        else {
+          // A body refused for its size may still be arriving: answer, then close the connection.
+          if (status === 413) res.setHeader('connection', 'close');
+          json(res, { error: message }, status);
+        }
       }
     })();
   });

@@ -340,11 +340,16 @@ export function readBody(req: IncomingMessage, limit: number, what = 'report bod
     }
     const parts: Buffer[] = [];
     let n = 0;
+    let over = false;
     req.on('data', (b: Buffer) => {
       n += b.length;
+      if (over) return;
       if (n > limit) {
+        // Refused, and the rest is read and dropped so that the 413 reaches the client (the
+        // request timeout ends a body that never stops).
+        over = true;
+        parts.length = 0;
         reject(new HttpError(413, `${what} over ${limit} bytes`, { length: n }));
-        req.destroy();
         return;
       }
       parts.push(b);
