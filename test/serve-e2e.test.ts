@@ -75,6 +75,7 @@ describe('overnight serve end to end: a BIOS and a UEFI guest boot the stand-in 
   let win7: WindowsMedia;
   let lab: Lab | undefined;
   let cli: LabHost;
+  let srvNs = '';
   let runner: ChildProcess;
   let capture: Capture | undefined;
   let log = '';
@@ -93,7 +94,8 @@ describe('overnight serve end to end: a BIOS and a UEFI guest boot the stand-in 
     await lab!.exec(cli.ns, 'curl', ['-sS', '--fail', '-o', out, url]);
     return readFile(out);
   };
-  const json = async <T>(url: string): Promise<T> => JSON.parse((await curl(url)).toString('utf8')) as T;
+  // The dashboard's API listens on the server's own loopback only.
+  const api = async <T>(path: string): Promise<T> => JSON.parse((await lab!.exec(srvNs, 'curl', ['-sS', '--fail', `http://127.0.0.1:7780${path}`])).stdout) as T;
   const guests: [GuestOptions['firmware'], string][] = [
     ['bios', BIOS_MAC],
     ['uefi', UEFI_MAC],
@@ -119,6 +121,7 @@ describe('overnight serve end to end: a BIOS and a UEFI guest boot the stand-in 
 
     lab = await Lab.create('srve');
     const srv = await lab.addHost('srv', `${SERVER}/24`);
+    srvNs = srv.ns;
     cli = await lab.addHost('cli', `${SUBNET}.50/24`);
     capture = await startCapture(lab, lab.switchNs, 'br0', join(tmp.dir, 'dhcp.pcap'));
     // Without an IPv6 router iPXE waits ~13 s after DHCPv4 (a lab artifact, see qemu.ts).
@@ -289,12 +292,12 @@ describe('overnight serve end to end: a BIOS and a UEFI guest boot the stand-in 
     }
   });
 
-  it('the records show dhcp then loader for each guest, with its firmware, known or not', async () => {
-    const machines = await json<{ mac: string; firmware?: string; known: boolean; name?: string; phase?: string }[]>(`${BASE}/api/machines`);
+  it('the records show discovered (DHCP) then loader for each guest, with its firmware, known or not', async () => {
+    const machines = await api<{ mac: string; firmware?: string; known: boolean; name?: string; phase?: string }[]>(`/api/machines`);
     for (const [firmware, mac] of guests) {
-      const events = await json<{ phase: string; source: string; detail?: string }[]>(`${BASE}/api/events?mac=${mac}`);
+      const events = await api<{ phase: string; source: string; detail?: string }[]>(`/api/events?mac=${mac}`);
       const phases = events.map((e) => e.phase).filter((p) => p !== 'note');
-      assert.deepEqual(phases.slice(0, 2), ['dhcp', 'loader'], `${firmware}: ${JSON.stringify(events)}`);
+      assert.deepEqual(phases.slice(0, 2), ['discovered', 'loader'], `${firmware}: ${JSON.stringify(events)}`);
       assert.equal(events.find((e) => e.phase === 'loader')!.source, 'http');
       assert.match(events.find((e) => e.phase === 'loader')!.detail ?? '', firmware === 'bios' ? /MBR layout/ : /GPT layout/);
       const m = machines.find((x) => x.mac === mac);

@@ -10,9 +10,8 @@ import { after, before, describe, test } from 'node:test';
 import { startHttpServer } from '../src/net/http/server.ts';
 import { loadConfig, mediaIdFromPath, validateConfig } from '../src/serve/config.ts';
 import { ServeError } from '../src/serve/errors.ts';
-import { parseCsv, parseInventory } from '../src/serve/inventory.ts';
+import { type InventoryMachine, type InventoryRecord, inventoryToCsv, inventoryToYaml, parseCsv, parseInventory, parseInventoryFile, parseInventoryYaml } from '../src/fleet/inventory.ts';
 import { findPath, mediaIdentity, prepareMedia } from '../src/serve/media.ts';
-import { Store } from '../src/store/store.ts';
 import { openMedia } from '../src/media/open.ts';
 import { buildWindowsIso, type WindowsMedia } from './helpers/media.ts';
 import { run } from './helpers/tools.ts';
@@ -29,6 +28,7 @@ describe('inventory (CSV)', () => {
       name: 'LAB-01',
       profile: 'lab',
       media: undefined,
+      group: undefined,
       overrides: { join: { ou: 'OU=Lab,DC=corp,DC=example' }, disk: { disk: 1 }, productKey: 'FJ82H-XT6CR-J8D7P-XQJJ2-GPDD4' },
       n: 1,
       line: 2,
@@ -55,6 +55,159 @@ describe('inventory (CSV)', () => {
     for (const [text, re] of cases) {
       assert.throws(() => parseInventory(text, 'machines.csv'), (e: unknown) => e instanceof ServeError && e.code === 'E_INVENTORY' && re.test(e.message), text);
     }
+  });
+});
+
+describe('inventory (groups, YAML, export)', () => {
+  const isInventoryError = (re: RegExp) => (e: unknown) => e instanceof ServeError && e.code === 'E_INVENTORY' && re.test(e.message);
+
+  test('CSV: a group column, names checked as Windows computer names', () => {
+    const inv = parseInventory('MAC,Name,Group,computerName\n00:1a:2b:3c:4d:5e,LAB-01,Room 101,\n00:1a:2b:3c:4d:5f,,,\n', 'machines.csv');
+    assert.equal(inv[0]!.group, 'Room 101');
+    assert.equal(inv[1]!.group, undefined);
+    assert.equal(inv[1]!.name, undefined);
+    const cases: [string, RegExp][] = [
+      ['mac,name\n00:1a:2b:3c:4d:5e,LAB_01\n', /^machines\.csv:2: computer name "LAB_01": "_" is not a letter, digit or hyphen$/],
+      ['mac,name\n00:1a:2b:3c:4d:5e,LAB-PC-0123456789\n', /^machines\.csv:2: computer name "LAB-PC-0123456789": 17 characters; at most 15$/],
+      ['mac,name\n00:1a:2b:3c:4d:5e,\n00:1a:2b:3c:4d:5f,12345\n', /^machines\.csv:3: computer name "12345": only digits/],
+      ['mac,group\n00:1a:2b:3c:4d:5e,-lab\n', /^machines\.csv:2: group "-lab": letters, digits/],
+      ['mac,group,Group\n', /column "Group" appears twice/],
+    ];
+    for (const [text, re] of cases) assert.throws(() => parseInventory(text, 'machines.csv'), isInventoryError(re), text);
+  });
+
+  test('YAML: machines with their fields and nested overrides; a bare-hex MAC keeps its zeros', () => {
+    const yaml = [
+      '# room 101',
+      'machines:',
+      '  - mac: 00:1a:2b:3c:4d:5e',
+      '    name: LAB-01',
+      '    profile: lab',
+      '    media: win7',
+      '    group: room-101',
+      '    overrides:',
+      '      productKey: FJ82H-XT6CR-J8D7P-XQJJ2-GPDD4',
+      '      join: { ou: "OU=Lab,DC=corp,DC=example" }',
+      '      disk: { disk: 1 }',
+      '      commands:',
+      '        firstLogon: [ "cmd /c echo hi" ]',
+      '  - mac: 001122334455',
+      '  - { mac: 52-54-00-AB-CD-EF, name: LAB-03, overrides: ~ }',
+      '',
+    ].join('\n');
+    const inv = parseInventoryYaml(yaml, 'machines.yaml');
+    assert.deepEqual(inv[0], {
+      mac: '00:1a:2b:3c:4d:5e',
+      name: 'LAB-01',
+      profile: 'lab',
+      media: 'win7',
+      group: 'room-101',
+      overrides: { productKey: 'FJ82H-XT6CR-J8D7P-XQJJ2-GPDD4', join: { ou: 'OU=Lab,DC=corp,DC=example' }, disk: { disk: 1 }, commands: { firstLogon: ['cmd /c echo hi'] } },
+      n: 1,
+      line: 3,
+    });
+    assert.deepEqual(inv[1], { mac: '00:11:22:33:44:55', name: undefined, profile: undefined, media: undefined, group: undefined, overrides: {}, n: 2, line: 14 });
+    assert.deepEqual([inv[2]!.mac, inv[2]!.name, inv[2]!.n, inv[2]!.line], ['52:54:00:ab:cd:ef', 'LAB-03', 3, 15]);
+    // The list alone, and nothing at all, are inventories too.
+    assert.deepEqual(parseInventoryYaml('- mac: 00:1a:2b:3c:4d:5e\n').map((m) => m.mac), ['00:1a:2b:3c:4d:5e']);
+    assert.deepEqual(parseInventoryYaml(''), []);
+    assert.deepEqual(parseInventoryYaml('machines: []\n'), []);
+    assert.deepEqual(parseInventoryYaml('machines:\n'), []);
+  });
+
+  test('YAML: each malformed inventory gets one message naming the file and line', () => {
+    const cases: [string, RegExp][] = [
+      ['machines:\n  - mac: 00:1a:2b:3c:4d:5e\n  - mac: not-a-mac\n', /^machines\.yaml:3: "not-a-mac" is not a MAC address/],
+      ['machines:\n  - mac: 00:1a:2b:3c:4d:5e\n    name: A\n  - name: B\n    mac: 00-1A-2B-3C-4D-5E\n', /^machines\.yaml:5: 00:1a:2b:3c:4d:5e is already on line 2$/],
+      ['machines:\n  - mac: 00:1a:2b:3c:4d:5e\n    name: "LAB 01"\n', /^machines\.yaml:3: computer name "LAB 01": " " is not a letter/],
+      ['machines:\n  - mac: 00:1a:2b:3c:4d:5e\n    name: 1234\n', /^machines\.yaml:3: computer name "1234": only digits/],
+      ['machines:\n  - mac: 00:1a:2b:3c:4d:5e\n    computerName: PC1\n', /^machines\.yaml:3: "computerName" is not a machine's key .*profile fields go under overrides/],
+      ['machines:\n  - name: PC1\n', /^machines\.yaml:2: this machine has no mac$/],
+      ['machines:\n  - mac: [00:1a:2b:3c:4d:5e]\n', /^machines\.yaml:2: mac is a single value/],
+      ['machines:\n  - mac: 00:1a:2b:3c:4d:5e\n    overrides: [a]\n', /^machines\.yaml:3: overrides is a map of profile fields/],
+      ['machines:\n  - mac: 00:1a:2b:3c:4d:5e\n    overrides:\n      join:\n        o-u: x\n', /^machines\.yaml:5: overrides\.join\.o-u: not a profile field name/],
+      ['machines:\n  - mac: 00:1a:2b:3c:4d:5e\n    overrides: { name: PC1 }\n', /^machines\.yaml:3: overrides\.name: "name" is a machine's own key/],
+      ['machines:\n  - mac: 00:1a:2b:3c:4d:5e\n    group: "#1"\n', /^machines\.yaml:3: group "#1"/],
+      ['machines:\n  - mac: 00:1a:2b:3c:4d:5e\n    mac: 00:1a:2b:3c:4d:5f\n', /^machines\.yaml:3: Map keys must be unique/],
+      ['machines:\n  - mac: 00:1a:2b:3c:4d:5e\n  name: [\n', /^machines\.yaml:3: /],
+      ['machine:\n  - mac: 00:1a:2b:3c:4d:5e\n', /^machines\.yaml:1: "machine" is not a key of an inventory/],
+      ['machines: lab\n', /^machines\.yaml:1: an inventory is a list of machines/],
+      ['machines:\n  - 00:1a:2b:3c:4d:5e\n', /^machines\.yaml:2: a machine is a map/],
+    ];
+    for (const [text, re] of cases) assert.throws(() => parseInventoryYaml(text, 'machines.yaml'), isInventoryError(re), text);
+  });
+
+  test('a file is read as CSV or YAML by its extension', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'overnight-inventory-'));
+    try {
+      const csv = join(dir, 'machines.csv');
+      await writeFile(csv, 'mac,name,group\n00:1a:2b:3c:4d:5e,LAB-01,room-101\n');
+      for (const name of ['machines.yaml', 'machines.yml', 'MACHINES.YML']) await writeFile(join(dir, name), 'machines:\n  - { mac: 00:1a:2b:3c:4d:5e, name: LAB-01, group: room-101 }\n');
+      for (const name of ['machines.csv', 'machines.yaml', 'machines.yml', 'MACHINES.YML']) {
+        const [m] = await parseInventoryFile(join(dir, name));
+        assert.deepEqual([m!.mac, m!.name, m!.group], ['00:1a:2b:3c:4d:5e', 'LAB-01', 'room-101'], name);
+      }
+      await writeFile(join(dir, 'bad.yaml'), 'machines:\n  - mac: nope\n');
+      await assert.rejects(parseInventoryFile(join(dir, 'bad.yaml')), isInventoryError(new RegExp(`^${join(dir, 'bad.yaml').replaceAll('.', '\\.')}:2: "nope" is not a MAC`)));
+      await writeFile(join(dir, 'machines.txt'), 'mac\n');
+      await assert.rejects(parseInventoryFile(join(dir, 'machines.txt')), isInventoryError(/machines\.txt: an inventory is a \.csv, \.yaml or \.yml file, not "\.txt"/));
+      await assert.rejects(parseInventoryFile(join(dir, 'missing.csv')), isInventoryError(/missing\.csv: cannot read the inventory: ENOENT/));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('exports to CSV and YAML read back the same, tricky values included', () => {
+    const machines: InventoryRecord[] = [
+      {
+        mac: '00:1a:2b:3c:4d:5e',
+        name: 'LAB-01',
+        profile: 'lab',
+        media: 'win7',
+        group: 'Room 101',
+        overrides: { join: { ou: 'OU=Lab,DC=corp,DC=example', domain: 'corp.example' }, disk: { disk: 1 }, productKey: 'FJ82H-XT6CR-J8D7P-XQJJ2-GPDD4' },
+      },
+      { mac: '00:11:22:33:44:55', name: undefined, profile: undefined, media: undefined, group: undefined, overrides: {} },
+      {
+        mac: '52:54:00:ab:cd:ef',
+        name: '7PC',
+        profile: 'lab, "quoted"',
+        media: undefined,
+        group: 'g',
+        overrides: {
+          // Strings that read as something else, or that a spreadsheet would run.
+          organization: '007',
+          owner: 'true',
+          comment: 'two\nlines, "quoted"',
+          timeZone: ' padded ',
+          empty: '',
+          formula: '=HYPERLINK("http://example.com")',
+          plus: '+1',
+          at: '@SUM(A1)',
+          minus: -5,
+          ratio: 0.25,
+          flag: false,
+          unicode: 'Zürich – ✓',
+          join: { ou: 'OU=x' },
+        },
+      },
+    ];
+    const strip = (ms: InventoryMachine[]) => ms.map(({ n: _n, line: _l, ...rest }) => rest);
+    const csv = inventoryToCsv(machines);
+    assert.equal(csv.split('\r\n')[0], 'mac,name,profile,media,group,join.ou,join.domain,disk.disk,productKey,organization,owner,comment,timeZone,empty,formula,plus,at,minus,ratio,flag,unicode');
+    assert.deepEqual(strip(parseInventory(csv, 'export.csv')), machines);
+    assert.deepEqual(parseInventory(csv, 'export.csv').map((m) => m.n), [1, 2, 3]);
+    // No cell a spreadsheet would evaluate: those start with a quote (text), not = + - @.
+    for (const row of parseCsv(csv, 'export.csv')) for (const cell of row.fields) assert.doesNotMatch(cell, /^[=+@]|^-[^\d]/, cell);
+    const yaml = inventoryToYaml(machines);
+    assert.deepEqual(strip(parseInventoryYaml(yaml, 'export.yaml')), machines);
+    // Lists fit YAML only.
+    const withList: InventoryRecord[] = [{ ...machines[1]!, overrides: { commands: { firstLogon: ['a', 'b'] } } }];
+    assert.deepEqual(strip(parseInventoryYaml(inventoryToYaml(withList))), withList);
+    assert.throws(() => inventoryToCsv(withList), isInventoryError(/00:11:22:33:44:55 commands\.firstLogon: a list cannot be a CSV cell: export to YAML instead/));
+    assert.equal(inventoryToCsv([]), 'mac,name,profile,media,group\r\n');
+    assert.deepEqual(parseInventory(inventoryToCsv([])), []);
+    assert.deepEqual(parseInventoryYaml(inventoryToYaml([])), []);
   });
 });
 
@@ -96,41 +249,6 @@ describe('overnight.yaml', () => {
     assert.equal(mediaIdFromPath('/isos/en_windows_7_professional_with_sp1_x64_dvd_u_676939.iso', 0), 'en-windows-7-professional-with-s');
     assert.equal(mediaIdFromPath('Win7 Pro SP1 (x64).iso', 0), 'win7-pro-sp1-x64');
     assert.equal(mediaIdFromPath('___.iso', 2), 'media3');
-  });
-});
-
-describe('records (node:sqlite)', () => {
-  test('machines and their events survive a reopen, in order, with times', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'ovn-store-'));
-    try {
-      const path = join(dir, 'overnight.sqlite');
-      let s = Store.open(path);
-      s.seen('00:1a:2b:3c:4d:5e', { name: 'LAB-01', known: true, profile: 'lab' });
-      for (const p of ['dhcp', 'loader', 'winpe', 'share', 'setup']) s.record('00:1a:2b:3c:4d:5e', p, 'test');
-      s.record('00:1a:2b:3c:4d:5e', 'failed', 'report', 'setup.exe exited with code 31');
-      s.record('02:00:00:00:00:09', 'dhcp', 'dhcp');
-      s.close();
-      s = Store.open(path);
-      const m = s.machine('00:1a:2b:3c:4d:5e')!;
-      assert.equal(m.name, 'LAB-01');
-      assert.equal(m.known, true);
-      assert.equal(m.phase, 'failed');
-      assert.equal(m.failure, 'setup.exe exited with code 31');
-      assert.deepEqual(s.events('00:1a:2b:3c:4d:5e').map((e) => e.phase), ['dhcp', 'loader', 'winpe', 'share', 'setup', 'failed']);
-      const times = s.events().map((e) => e.time.getTime());
-      assert.deepEqual(times, [...times].sort((a, b) => a - b));
-      assert.equal(s.machine('02:00:00:00:00:09')!.known, false);
-      // A later phase clears the failure; a note leaves the phase alone.
-      s.record('00:1a:2b:3c:4d:5e', 'setup', 'report');
-      s.record('00:1a:2b:3c:4d:5e', 'note', 'http', 'x');
-      assert.equal(s.machine('00:1a:2b:3c:4d:5e')!.phase, 'setup');
-      assert.equal(s.machine('00:1a:2b:3c:4d:5e')!.failure, undefined);
-      s.setApproval('02:00:00:00:00:09', 'approved');
-      assert.equal(s.machine('02:00:00:00:00:09')!.approval, 'approved');
-      s.close();
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
   });
 });
 

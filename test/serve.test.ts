@@ -133,6 +133,9 @@ describe('overnight serve', { concurrency: false }, () => {
       const base = 'http://10.96.0.1:8080';
       const injected = { user: '', password: '' };
       const curl = async (url: string, ...more: string[]) => (await lab.exec(cli.ns, 'curl', ['-sS', '--fail-with-body', ...more, url])).stdout;
+      // The dashboard's API listens on the server's own loopback only.
+      const api = async (path: string) => (await lab.exec(srv.ns, 'curl', ['-sS', '--fail-with-body', `http://127.0.0.1:7780${path}`])).stdout;
+      assert.equal((await lab.exec(cli.ns, 'curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', `${base}/api/machines`])).stdout, '404', 'the boot server answers no API');
       const curlBytes = async (url: string) => {
         const out = join(tmp.dir, 'dl.bin');
         await lab.exec(cli.ns, 'curl', ['-sS', '--fail', '-o', out, url]);
@@ -209,7 +212,7 @@ describe('overnight serve', { concurrency: false }, () => {
       }
       const waitPhase = async (phase: string) => {
         for (let i = 0; i < 100; i++) {
-          const ms = JSON.parse(await curl(`${base}/api/machines`)) as { mac: string; phase: string }[];
+          const ms = JSON.parse(await api(`/api/machines`)) as { mac: string; phase: string }[];
           if (ms.find((m) => m.mac === MAC)?.phase === phase) return;
           await new Promise((res) => setTimeout(res, 100));
         }
@@ -224,11 +227,11 @@ describe('overnight serve', { concurrency: false }, () => {
       for (const phase of ['specialize', 'oobe', 'firstlogon', 'apps', 'done'] as const) {
         await curl(`${base}/report/${MAC}/${phase}`, '-X', 'POST', '-H', 'content-type: application/x-www-form-urlencoded', '--data-binary', phase === 'done' ? 'answer file removed' : '');
       }
-      const events = JSON.parse(await curl(`${base}/api/events?mac=${MAC}`)) as { phase: string; time: string; source: string }[];
+      const events = JSON.parse(await api(`/api/events?mac=${MAC}`)) as { phase: string; time: number; source: string }[];
       const phases = events.map((e) => e.phase).filter((p) => p !== 'note');
       assert.deepEqual(phases.slice(-9), ['winpe', 'share', 'setup', 'applied', 'specialize', 'oobe', 'firstlogon', 'apps', 'done']);
       assert.ok(phases.includes('loader'));
-      const times = events.map((e) => Date.parse(e.time));
+      const times = events.map((e) => e.time);
       assert.deepEqual(times, [...times].sort((a, b) => a - b), 'in order with timestamps');
       for (const p of phases) assert.ok(p === 'loader' || (PHASES as readonly string[]).includes(p), p);
       // A report for a phase that does not exist, or from a machine never seen, is refused.
@@ -254,13 +257,13 @@ describe('overnight serve', { concurrency: false }, () => {
       child = second.child;
       assert.equal(second.ready.media[0].reused, true);
       assert.ok(second.seconds < 3, `second start took ${second.seconds.toFixed(2)} s`);
-      const after = JSON.parse(await curl(`${base}/api/events?mac=${MAC}`)) as unknown[];
+      const after = JSON.parse(await api(`/api/events?mac=${MAC}`)) as unknown[];
       assert.ok(after.length >= events.length, 'records survive the restart');
-      const strangerEvents = JSON.parse(await curl(`${base}/api/events?mac=${STRANGER}`)) as { phase: string }[];
+      const strangerEvents = JSON.parse(await api(`/api/events?mac=${STRANGER}`)) as { phase: string }[];
       assert.ok(strangerEvents.some((e) => e.phase === 'winpe'), 'the report written just before SIGTERM was recorded');
       const refused = await lab.exec(cli.ns, 'curl', ['-sS', `${base}/boot/52:54:00:5e:00:77.ipxe?platform=pcbios&buildarch=i386`]);
       assert.match(refused.stdout, /not in the inventory \(unknown machines: known-only\)/);
-      const known = JSON.parse(await curl(`${base}/api/machines`)) as { mac: string; known: boolean }[];
+      const known = JSON.parse(await api(`/api/machines`)) as { mac: string; known: boolean }[];
       assert.equal(known.find((m) => m.mac === '52:54:00:5e:00:77')?.known, false, 'unknown machines are recorded either way');
       await lab.stop(child);
 
