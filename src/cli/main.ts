@@ -8,7 +8,9 @@ import { answerCommand } from './answer.ts';
 import { loadersCommand } from './loaders.ts';
 import { mediaCommand, type Io } from './media.ts';
 import { pxeCommand } from './pxe.ts';
-import { machinesCommand, serveCommand } from './serve.ts';
+import { simulateCommand } from './simulate.ts';
+import { loadReportData, machinesCommand, serveCommand } from './serve.ts';
+import { reportCommand } from './report.ts';
 import { ServeError } from '../serve/errors.ts';
 import { ShareError } from '../share/errors.ts';
 import { VERSION } from '../version.ts';
@@ -27,6 +29,8 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
   }
   program.addCommand(pxeCommand(io).exitOverride());
   program.addCommand(serveCommand(io).exitOverride());
+  program.addCommand(reportCommand(io, loadReportData).exitOverride());
+  program.addCommand(simulateCommand(io).exitOverride());
   try {
     await program.parseAsync(argv, { from: 'user' });
     return io.exitCode ?? 0;

@@ -8,7 +8,8 @@ import { type ServeConfig, type ServeConfigInput, loadConfig, mediaIdFromPath, v
 import { ServeError } from '../serve/errors.ts';
 import { type ServeEvent, type ServeSummary, startServe } from '../serve/serve.ts';
 import { Store } from '../store/store.ts';
-import { Fleet, machineView } from '../fleet/fleet.ts';
+import { Fleet, machineView, reportData } from '../fleet/fleet.ts';
+import type { ReportData } from './report.ts';
 import { inventoryToCsv, inventoryToYaml, parseInventoryFile } from '../fleet/inventory.ts';
 import type { Io } from './media.ts';
 import { describe as describeNet } from './pxe.ts';
@@ -140,7 +141,7 @@ export function serveCommand(io: Io, signal?: AbortSignal): Command {
     .option('-c, --config <file>', 'overnight.yaml: several media and profiles, the inventory and the options below')
     .option('--iso <file>', 'install media (repeatable)', (v: string, all: string[]) => [...all, v], [])
     .option('--profile <file>', 'the profile (overnight answer init writes one); repeatable, the first is the default; the inventory names them by file name (lab.yaml: lab)', (v: string, all: string[]) => [...all, v], [])
-    .option('--inventory <csv>', 'machines: mac,name,profile,media and profile fields to override')
+    .option('--inventory <file>', 'machines: CSV (mac,name,profile,media,group and profile fields to override) or YAML')
     .option('-i, --interface <name>', 'interface to serve on (default: the only one with an IPv4 address)')
     .addOption(new Option('--dhcp <mode>', 'proxy: boot answers beside the site DHCP server (default); full: also addresses (isolated networks); off').choices(['proxy', 'full', 'off']))
     .option('--pool <start-end>', 'full DHCP mode: addresses to hand out')
@@ -253,6 +254,21 @@ function describe(e: ServeEvent): string {
       return `${t} samba      ${e.client} connected to ${e.share} as ${e.user}`;
     default:
       return describeNet(e);
+  }
+}
+
+/** The records as the morning report reads them. */
+export async function loadReportData(data: string | undefined): Promise<ReportData> {
+  const dir = serveDataDir(data, undefined);
+  const path = join(dir, 'overnight.sqlite');
+  if (!existsSync(path)) throw new ServeError('E_CONFIG', `no records in ${dir} (overnight serve has not run with this --data)`);
+  const store = Store.open(path);
+  const fleet = new Fleet({ store });
+  try {
+    return reportData(fleet);
+  } finally {
+    fleet.close();
+    store.close();
   }
 }
 

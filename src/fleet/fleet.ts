@@ -371,6 +371,11 @@ export class Fleet {
   }
 }
 
+/** What the morning report reads: every machine, the whole log, the deployment. */
+export function reportData(fleet: Fleet): { machines: MachineView[]; events: EventView[]; deployment: DeploymentView | null } {
+  return { machines: fleet.views(), events: fleet.store.events().map(toEventView), deployment: fleet.deployment() };
+}
+
 /** A deployment in a line: who, when, how many at once. */
 export function describeDeployment(d: Pick<DeploymentRecord, 'machines' | 'group' | 'window' | 'cap' | 'wake'>): string {
   const who = d.machines.length ? `${d.machines.length} machines` : d.group ? `group ${d.group}` : 'every machine';

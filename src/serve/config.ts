@@ -29,7 +29,7 @@ export const ServeConfigSchema = z.strictObject({
   profiles: z
     .array(z.strictObject({ name: Id, file: z.string().min(1), media: Id.optional().describe('media id (default: the first)') }))
     .min(1, 'name at least one profile'),
-  inventory: z.string().optional().describe('CSV: mac,name,profile,media and profile fields to override'),
+  inventory: z.string().optional().describe('machines: CSV (mac,name,profile,media,group and profile fields to override) or YAML'),
   unknown: z.enum(['all', 'known-only', 'approve']).default('all').describe('machines not in the inventory: install them all, ignore them, or wait for approval (overnight machines approve MAC)'),
   defaultProfile: Id.optional().describe('profile of machines the inventory does not name one for (default: the first)'),
   share: z

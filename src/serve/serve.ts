@@ -28,7 +28,8 @@ import { lowestProtocol, minProtocolFor, type SmbProtocol } from '../share/confi
 import { loadOrCreateCredentials, type ShareCredentials } from '../share/credentials.ts';
 import { findSamba, type SambaServer, type ShareEvent, startSamba } from '../share/samba.ts';
 import { Store, type UnknownPolicy } from '../store/store.ts';
-import { describeDeployment, Fleet } from '../fleet/fleet.ts';
+import { describeDeployment, Fleet, reportData } from '../fleet/fleet.ts';
+import { formatReport, morningReport } from '../fleet/report.ts';
 import { VERSION } from '../version.ts';
 import { sendWake } from '../fleet/wol.ts';
 import { INSTALLED_PHASES, isPhase, PHASE_ORDER } from '../fleet/model.ts';
@@ -37,7 +38,7 @@ import { type DashboardServer, startDashboard } from '../net/http/dashboard.ts';
 import type { ServeConfig } from './config.ts';
 import { mediaIdFromPath } from './config.ts';
 import { ServeError } from './errors.ts';
-import { type InventoryMachine, parseInventory } from '../fleet/inventory.ts';
+import { type InventoryMachine, parseInventoryFile } from '../fleet/inventory.ts';
 import { type PreparedMedia, prepareMedia } from './media.ts';
 import { startReportWatcher, type ReportWatcher } from './reports.ts';
 import type { ExtractProgress } from '../media/extract.ts';
@@ -140,7 +141,7 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     const loaders = await stageLoaders(c.loaders, o.dataDir, bootDir);
 
     const profiles = await Promise.all(c.profiles.map(async (p) => ({ ...p, profile: parseProfile(await readText(p.file, 'profile'), p.file) })));
-    const inventory = c.inventory ? parseInventory(await readText(c.inventory, 'inventory'), c.inventory) : [];
+    const inventory = c.inventory ? await parseInventoryFile(c.inventory) : [];
     const mediaIds = c.media.map((m, i) => m.id ?? mediaIdFromPath(m.iso, i));
     for (const m of inventory) {
       if (m.profile && !profiles.some((p) => p.name === m.profile)) throw new ServeError('E_INVENTORY', `${c.inventory}:${m.line}: profile "${m.profile}" is not one of ${profiles.map((p) => p.name).join(', ')}`, { line: m.line });
@@ -329,10 +330,11 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
       if ((e.type === 'dhcp.offer' || e.type === 'dhcp.ack') && e.bootFile) {
         noteUnknown(e.mac);
         fleet.seen(e.mac, { firmware: e.arch });
-        // The PXE ROM's request starts a boot; iPXE's own DHCP (and an installed machine's) only notes it.
+        // The first DHCP of a boot starts it; the next ones of the same boot (the PXE ROM's, then
+        // iPXE's) and an installed machine's only note it.
         const v = fleet.view(e.mac);
         const detail = `${e.arch ?? 'unknown'} firmware${e.ipxe ? ' (iPXE)' : ''}: ${e.bootFile}`;
-        if (e.ipxe || (v?.phase && (INSTALLED_PHASES.has(v.phase) || v.phase === 'discovered' || v.phase === 'loader') && v.state !== 'failed' && !v.redeploy)) fleet.note(e.mac, 'dhcp', detail);
+        if ((v?.phase && (INSTALLED_PHASES.has(v.phase) || v.phase === 'discovered' || v.phase === 'loader') && v.state !== 'failed' && !v.redeploy)) fleet.note(e.mac, 'dhcp', detail);
         else fleet.phase(e.mac, 'discovered', 'dhcp', detail);
       }
     };
@@ -453,6 +455,10 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
             profiles: loaded.map((lp) => ({ name: lp.name, media: lp.media.id, edition: String(lp.profile.target.edition ?? '(the only one)'), lint: lints.get(lp.name) ?? { errors: 0, warnings: 0, diagnostics: [] } })),
             unknown: c.unknown,
           }),
+          report: (format) => {
+            const r = morningReport({ ...reportData(fleet), now: Date.now() });
+            return { type: { json: 'application/json', csv: 'text/csv; charset=utf-8', html: 'text/html; charset=utf-8' }[format], body: formatReport(r, format) };
+          },
           answer: (mac) => {
             const p = planOf(mac);
             return p && maskAnswerFile(p.answerXml);
