@@ -1,24 +1,29 @@
 // The overnight dashboard: every machine's install, phase by phase, live.
 //
 // Stable selectors (for tests and scripts; keep them when changing the page):
-//   grid            [role="grid"][aria-label="Machines"]; header row, then one [role="row"] per
-//                   machine with data-mac="aa:bb:cc:dd:ee:ff", data-state=<MachineView.state>,
-//                   data-category=installing|failed|stalled|done|waiting|approval; cells
-//                   [role="gridcell"][data-col=0..9] (Name, MAC, Phase, Progress, In phase,
-//                   Attempt, Firmware, Profile, Address, Note)
-//   search          input[aria-label="Search machines"]
+//   grid            [role="grid"][aria-label="Machines"]: a header row, then one [role="row"] per
+//                   machine, every machine rendered (no windowing), with data-mac="aa:bb:cc:dd:ee:ff",
+//                   data-state=<MachineView.state>, data-category=installing|failed|stalled|done|
+//                   waiting|approval; cells [role="gridcell"][data-col=0..9]: Name, MAC, Phase
+//                   (icon + label, e.g. "Failed in Setup"), Progress ([role="progressbar"]
+//                   aria-valuenow), In phase, Attempt, Firmware, Profile, Address, Note (the failure
+//                   reason). Column headers are buttons that sort ("Name", "Phase", "In phase", ...).
+//   search          input[aria-label="Search machines"] (name, MAC with or without separators, address)
 //   state filters   group "Filter by state": buttons "All", "Installing", "Failed", "Stalled",
-//                   "Done", "Waiting", "Pending approval" (name = count + label), aria-pressed
-//   other filters   selects "Profile", "Group", "Sort by"; button "Clear filters"
-//   detail          [role="dialog"][aria-label="Machine <name or MAC>"], opened by a click on a
-//                   row or Enter on a cell, closed by Escape or button "Close details"; inside:
-//                   list [aria-label="Timeline"] (li[data-phase], newest first), section
-//                   "Phases", tabs "Timeline", "Answer file", "Boot script", buttons "Redeploy",
-//                   "Approve", "Deny", "Mark done", "Wake"; refusals in its [role="alert"]
-//   deployment      section "Deployment": inputs "Window", "Cap", checkbox "Wake-on-LAN",
-//                   buttons "Save", "Start", "Stop", "Wake now"
+//                   "Done", "Waiting", "Pending approval" (accessible name = count + label), aria-pressed
+//   other filters   selects "Profile", "Group", "Sort by"; buttons "Clear filters", "Retry N failed…"
+//   detail          [role="dialog"][aria-label="Machine <name or MAC>"], opened by a click on a row
+//                   or Enter on a cell, closed by Escape or button "Close details"; inside: list
+//                   [aria-label="Timeline"] (li[data-phase], newest first), section "Phases", tabs
+//                   "Timeline", "Answer file", "Boot script", buttons "Redeploy", "Approve", "Deny",
+//                   "Mark done", "Wake" (match it exactly: "Wake now" is the deployment's); results
+//                   in [role="status"], refusals in [role="alert"] (401: "the admin token is
+//                   missing or wrong: open the URL overnight printed")
+//   deployment      section "Deployment" (in the top bar): inputs "Window", "Cap", select "Machines",
+//                   checkbox "Wake-on-LAN", buttons "Save", "Start", "Stop", "Wake now"
 //   connection      [data-connection=connecting|live|reconnecting|offline]
-//   announcements   [aria-live="polite"]#announcer: failures and stalls as they happen
+//   announcements   #announcer[aria-live="polite"]: failures and stalls as they happen
+// Without a token every action button is disabled (title and a hint say why).
 // URL: ?state=&profile=&group=&q=&sort=&desc=&machine= reproduces the view; #token=… is taken
 // into sessionStorage and removed from the address bar.
 import { useCallback, useDeferredValue, useEffect, useMemo, useRef, useState } from 'react';
@@ -219,6 +224,13 @@ export function App() {
   return (
     <div className={`app${openMac ? ' with-detail' : ''}`}>
       <IconSprite />
+      <button
+        type="button"
+        className="skip"
+        onClick={() => document.querySelector<HTMLElement>('[role="grid"] [data-col][tabindex="0"]')?.focus()}
+      >
+        Skip to machines
+      </button>
       <header className="top">
         <h1>overnight</h1>
         <Deployment deployment={deployment} members={machines.length} groups={groups} />

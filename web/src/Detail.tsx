@@ -398,7 +398,7 @@ function EditRecord({ m, profiles }: { m: MachineView; profiles: readonly string
         <input id={`${id}-group`} value={group} onChange={(e) => setGroup(e.target.value)} />
         <div className="edit-foot">
           <button type="submit" disabled={!token || busy || nameError != null} title={token ? undefined : TOKEN_HINT}>
-            Save changes
+            Update record
           </button>
           <span id={`${id}-err`} className={nameError || result?.ok === false ? 'error' : 'ok'} role={result?.ok === false ? 'alert' : 'status'}>
             {nameError ?? result?.text ?? ''}
