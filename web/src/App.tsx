@@ -133,7 +133,6 @@ export function App() {
   const [view, setView] = useState<View>(() => parseView(location.search));
   const server = useServerState(resyncs);
   const searchRef = useRef<HTMLInputElement>(null);
-  useToken();
 
   // The URL follows the view (replaced, not pushed: filtering is not navigation).
   useEffect(() => {

@@ -2,6 +2,7 @@
 // Home/End, Page Up/Down, Ctrl+Home/End; Enter or a click opens the machine). Rows are memoized
 // by their MachineView object, so an update renders only the machines that changed; clocks tick
 // outside React (clock.tsx); off-screen rows are skipped by the browser (content-visibility).
+// Every row is in the DOM (no windowing, so no aria-rowindex): tests and find-in-page see them all.
 import { memo, useCallback, useRef, useState, type FocusEvent, type KeyboardEvent, type MouseEvent, type ReactNode } from 'react';
 import { Elapsed } from './clock.tsx';
 import { type MachineView, PHASE_ENDS, category, firmwareLabel, isRunning, noteText, stateLabel } from './fleet.ts';
@@ -36,13 +37,12 @@ export const PHASE_TICKS = `linear-gradient(to right, ${PHASE_ENDS.filter((e) =>
 
 interface RowProps {
   m: MachineView;
-  index: number;
   /** The column holding the grid's one tab stop, or -1. */
   activeCol: number;
   selected: boolean;
 }
 
-const Row = memo(function Row({ m, index, activeCol, selected }: RowProps) {
+const Row = memo(function Row({ m, activeCol, selected }: RowProps) {
   const cat = category(m);
   const running = isRunning(m);
   const ended = m.finishedAt ?? m.lastSeen;
@@ -52,7 +52,6 @@ const Row = memo(function Row({ m, index, activeCol, selected }: RowProps) {
   return (
     <div
       role="row"
-      aria-rowindex={index + 2}
       className={`row cat-${cat}${selected ? ' selected' : ''}`}
       data-mac={m.mac}
       data-state={m.state}
@@ -191,7 +190,6 @@ export function Grid({ rows, selected, sort, desc, onSort, onOpen, empty, busy }
       ref={ref}
       role="grid"
       aria-label="Machines"
-      aria-rowcount={rows.length + 1}
       aria-colcount={COLUMNS.length}
       aria-busy={busy || undefined}
       className="grid"
@@ -200,7 +198,7 @@ export function Grid({ rows, selected, sort, desc, onSort, onOpen, empty, busy }
       onFocus={onFocus}
       onClick={onClick}
     >
-      <div role="row" aria-rowindex={1} className="row head">
+      <div role="row" className="row head">
         {COLUMNS.map((col) => {
           const sorted = col.sort === sort;
           return (
@@ -224,8 +222,8 @@ export function Grid({ rows, selected, sort, desc, onSort, onOpen, empty, busy }
           );
         })}
       </div>
-      {rows.map((m, i) => (
-        <Row key={m.mac} m={m} index={i} activeCol={m.mac === activeMac ? activeCol : -1} selected={m.mac === selected} />
+      {rows.map((m) => (
+        <Row key={m.mac} m={m} activeCol={m.mac === activeMac ? activeCol : -1} selected={m.mac === selected} />
       ))}
       {rows.length === 0 ? (
         <div role="row" className="row empty-row">

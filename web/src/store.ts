@@ -20,8 +20,6 @@ export interface FleetState {
   readonly resyncs: number;
   /** The newest failure message for the aria-live region. */
   readonly announcement: { readonly text: string; readonly id: number } | null;
-  /** Time of the last message, for "updated …". */
-  readonly lastMessageAt: number | null;
 }
 
 type EventListener = (events: readonly EventView[]) => void;
@@ -35,7 +33,6 @@ export class FleetStore {
     loaded: false,
     resyncs: 0,
     announcement: null,
-    lastMessageAt: null,
   };
   readonly #listeners = new Set<() => void>();
   readonly #eventListeners = new Set<EventListener>();
@@ -226,7 +223,6 @@ export class FleetStore {
       loaded,
       resyncs,
       announcement,
-      lastMessageAt: Date.now(),
     };
     this.#snapshot = null;
     this.#machines.clear();
