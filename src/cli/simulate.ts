@@ -22,6 +22,7 @@ interface SimulateFlags {
   waitForWake?: boolean;
   stagger?: string;
   fetchMedia?: boolean;
+  ownAddresses?: boolean;
   json?: boolean;
   duration?: string;
 }
@@ -69,6 +70,7 @@ export function simulateCommand(io: Io, signal?: AbortSignal): Command {
     .option('--macs <file>', 'the MACs to use instead, one per line (or the first column of a CSV such as the inventory)')
     .option('--wait-for-wake', 'start every machine powered off: only a Wake-on-LAN magic packet (UDP port 9) starts one')
     .option('--stagger <ms>', 'milliseconds between two machines powering on (default: 5 s divided by --speed, spread over all)')
+    .option('--own-addresses', "put each machine's DHCP address on the interface while the run lasts, so that its TFTP and HTTP come from it (in a lab namespace or on a test segment; without it all machines share this host's address and the server sees one client)")
     .option('--fetch-media', 'fetch the install media files (boot.wim, ...) whole; by default only their first 64 KiB, so hundreds of machines do not pull gigabytes')
     .option('--json', 'one JSON line per event on stdout ({time, mac, event, detail}), then {"summary": ...}')
     .option('--duration <s>', 'stop after this many seconds (wall clock) even if machines are still installing')
@@ -121,7 +123,7 @@ Examples:
         : (e: SimEvent) => {
             if (e.event === 'failed') io.err(`${e.time.toISOString().slice(11, 19)} ${e.mac} failed: ${e.detail ?? ''}`);
           };
-      const sim = await startSimulation({ macs, firmware: o.firmware, interface: o.interface, server, speed, seed, failRate, fetchMedia: !!o.fetchMedia, waitForWake: !!o.waitForWake, staggerMs, events: emit });
+      const sim = await startSimulation({ macs, firmware: o.firmware, interface: o.interface, server, speed, seed, failRate, fetchMedia: !!o.fetchMedia, ownAddresses: !!o.ownAddresses, waitForWake: !!o.waitForWake, staggerMs, events: emit });
 
       const stop = new AbortController();
       const onSignal = () => stop.abort();
@@ -184,6 +186,7 @@ function summaryLines(s: SimSummary, timedOut: boolean, stopped: boolean): strin
     `  Boots     ${s.boots} network boots`,
     `  WoL       ${s.wol.received} packets: ${s.wol.woke} woke a machine, ${s.wol.ignored} for running machines, ${s.wol.unknown} for other MACs, ${s.wol.bad} not magic packets`,
   ];
+  if (s.ownAddresses) lines.push(`  Addresses ${s.ownAddresses.added} put on ${s.interface}${s.ownAddresses.failed ? `, ${s.ownAddresses.failed} could not be (those machines used ${s.address})` : ''}; removed again`);
   for (const f of s.failed) lines.push(`  Failed    ${f.mac} after ${f.after}: ${f.reason}`);
   return lines;
 }

@@ -205,6 +205,12 @@ export type ReplyHandler = (m: DhcpMessage, from: { address: string; port: numbe
  */
 export class DhcpPort {
   readonly counters: DhcpCounters = { sent: 0, received: 0, bad: 0, unclaimed: 0, timeouts: 0, naks: 0, errors: 0 };
+  /**
+   * A DHCP server that hands out addresses answers on this segment (seen in some exchange): a
+   * ProxyDHCP boot offer then waits for its address offer, as a PXE ROM must; without one the
+   * machines go on with this host's address at once.
+   */
+  addressServerSeen = false;
   readonly #socket: dgram.Socket;
   readonly #handlers = new Map<number, ReplyHandler>();
 
@@ -404,22 +410,29 @@ export async function pxeDhcp(id: DhcpIdentity, round: DhcpRound, ctx: ExchangeC
         bootAt = performance.now();
         ctx.note?.(`offer from ${o.server}: ${o.yiaddr === '0.0.0.0' ? 'ProxyDHCP' : o.yiaddr}${o.bootFile ? ` ${o.bootFile}` : ''}`);
       }
-      if (o.yiaddr !== '0.0.0.0' && !lease) lease = o;
+      if (o.yiaddr !== '0.0.0.0') {
+        ctx.port.addressServerSeen = true;
+        lease ??= o;
+      }
       waiter.notify();
     });
-    // A full-mode boot offer carries its own address; a ProxyDHCP one waits a moment for the site's.
-    const decided = () => boot !== undefined && (boot.yiaddr !== '0.0.0.0' || lease !== undefined || performance.now() >= bootAt + ctx.collectMs);
+    // A full-mode boot offer carries its own address. A ProxyDHCP one waits for the site server's
+    // offer where there is a site server, else only a moment (the machines have this host's address).
+    const patient = () => ctx.port.addressServerSeen;
+    const decided = () => boot !== undefined && (boot.yiaddr !== '0.0.0.0' || lease !== undefined || (!patient() && performance.now() >= bootAt + ctx.collectMs));
     try {
       for (const t of DISCOVER_TIMEOUTS) {
         await ctx.port.send(encodeMessage(clientMessage(id, round, 'DISCOVER', { xid, secs: secs() })), '255.255.255.255', 67);
         const end = performance.now() + ctx.timeout(t);
-        while (!decided() && performance.now() < end) await waiter.until(boot ? Math.min(end, bootAt + ctx.collectMs) : end, ctx.signal);
+        while (!decided() && performance.now() < end) await waiter.until(boot && !patient() ? Math.min(end, bootAt + ctx.collectMs) : end, ctx.signal);
         if (decided()) break;
         ctx.port.counters.timeouts++;
       }
     } finally {
       release();
     }
+    // The site server never offered this machine an address (pool exhausted?): a real ROM would
+    // stop here; the simulated one goes on with this host's address.
     if (!boot) {
       if (lease) throw new DhcpFailure('PXE-E53', `No boot filename received (an address offer from ${lease.server}, no PXE boot offer)`);
       throw new DhcpFailure('PXE-E51', 'No DHCP or proxyDHCP offers were received');

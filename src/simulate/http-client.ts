@@ -24,6 +24,8 @@ export interface HttpGetOptions {
   range?: readonly [number, number] | undefined;
   /** Keep the body as text (scripts); at most this many bytes of it. */
   text?: number | undefined;
+  /** Address to connect from (the machine's own); default the client's. */
+  from?: string | undefined;
   signal: AbortSignal;
 }
 
@@ -59,19 +61,28 @@ export class HttpClient {
     const headers: Record<string, string> = { 'user-agent': USER_AGENT };
     if (o.range) headers['range'] = `bytes=${o.range[0]}-${o.range[1]}`;
     const limit = o.range ? o.range[1] - o.range[0] + 1 : undefined;
-    return this.#request(url, 'GET', headers, undefined, o.text, limit, o.signal);
+    return this.#request(url, 'GET', headers, undefined, o.text, limit, o.from, o.signal);
   }
 
-  post(url: string, body: string, signal: AbortSignal): Promise<HttpResult> {
+  post(url: string, body: string, o: { from?: string | undefined; signal: AbortSignal }): Promise<HttpResult> {
     const bytes = Buffer.from(body, 'utf8');
-    return this.#request(url, 'POST', { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(bytes.length) }, bytes, 4096, undefined, signal);
+    return this.#request(url, 'POST', { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(bytes.length) }, bytes, 4096, undefined, o.from, o.signal);
   }
 
   close(): void {
     this.#agent.destroy();
   }
 
-  #request(url: string, method: string, headers: Record<string, string>, body: Buffer | undefined, textLimit: number | undefined, byteLimit: number | undefined, signal: AbortSignal): Promise<HttpResult> {
+  #request(
+    url: string,
+    method: string,
+    headers: Record<string, string>,
+    body: Buffer | undefined,
+    textLimit: number | undefined,
+    byteLimit: number | undefined,
+    from: string | undefined,
+    signal: AbortSignal,
+  ): Promise<HttpResult> {
     let target: URL;
     try {
       target = new URL(url);
@@ -94,7 +105,7 @@ export class HttpClient {
       };
       const req = http.request(
         target,
-        { method, headers, agent: this.#agent, localAddress: this.#localAddress, signal },
+        { method, headers, agent: this.#agent, localAddress: from ?? this.#localAddress, signal },
         (res) => {
           const parts: Buffer[] = [];
           let kept = 0;

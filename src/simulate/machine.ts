@@ -33,6 +33,14 @@ export interface MachineContext {
   /** Accept boot offers only from this server. */
   server: string | undefined;
   localAddress: string;
+  /**
+   * --own-addresses: puts the address DHCP leased this machine on the interface, so that its TFTP
+   * and HTTP come from it; false when it could not (the machine then uses this host's). Undefined:
+   * every machine shares this host's address.
+   */
+  ownAddress: ((address: string) => Promise<boolean>) | undefined;
+  /** A TFTP transfer from `source` may start (machines sharing this host's address are held under the server's per-client cap). */
+  tftpSlot(source: string): Promise<() => void>;
   fetchMedia: boolean;
   signal: AbortSignal;
   /** Sleeps `simMs` of simulated time (divided by --speed). */
@@ -73,6 +81,8 @@ export class Machine {
   failure: { after: string; reason: string } | undefined;
   /** Its address as DHCP gave it (or this host's, in ProxyDHCP mode). */
   address: string | undefined;
+  /** Where its TFTP and HTTP come from: its own address with --own-addresses, else this host's. */
+  #source: string | undefined;
 
   constructor(mac: string, index: number, firmware: SimFirmware, timings: MachineTimings, ctx: MachineContext) {
     this.mac = mac;
@@ -171,6 +181,14 @@ export class Machine {
     };
   }
 
+  /** The address DHCP gave: its own with --own-addresses (when it can be put on the interface), else this host's. */
+  async #takeAddress(d: DhcpOutcome): Promise<void> {
+    const c = this.#ctx;
+    this.address = d.address;
+    this.#source = c.localAddress;
+    if (c.ownAddress && d.leasedFrom && d.address !== c.localAddress && (await c.ownAddress(d.address))) this.#source = d.address;
+  }
+
   async #networkBoot(): Promise<BootEnd> {
     const c = this.#ctx;
     c.stats.boots++;
@@ -182,9 +200,10 @@ export class Machine {
       if (!(e instanceof DhcpFailure)) throw e;
       return { kind: 'restart', detail: `${e.message}; the PC restarts` };
     }
-    this.address = rom.address;
+    await this.#takeAddress(rom);
     if (/^[a-z]+:\/\//i.test(rom.bootFile)) return { kind: 'restart', detail: `the PXE ROM was offered a URL (${rom.bootFile}), not a TFTP file` };
-    this.#set('tftp', `${rom.bootFile} from ${rom.nextServer} (${rom.mode === 'proxy' ? 'ProxyDHCP' : 'DHCP'} via ${rom.via}; address ${rom.address})`);
+    this.#set('tftp', `${rom.bootFile} from ${rom.nextServer} (${rom.mode === 'proxy' ? 'ProxyDHCP' : 'DHCP'} via ${rom.via}; address ${rom.address}${this.#source === rom.address ? '' : `, sent from ${this.#source}`})`);
+    const release = await c.tftpSlot(this.#source!);
     try {
       const t = await tftpGet({
         server: rom.nextServer,
@@ -193,7 +212,7 @@ export class Machine {
         blksize: this.firmware === 'uefi' ? 1468 : 1456,
         timeoutMs: c.netTimeout(4000),
         retries: 5,
-        localAddress: c.localAddress,
+        localAddress: this.#source,
         signal: c.signal,
       });
       c.stats.tftp.transfers++;
@@ -206,6 +225,8 @@ export class Machine {
       c.stats.tftp.bytes += e.partial.bytes;
       c.stats.tftp.retransmits += e.partial.retransmits;
       return { kind: 'restart', detail: `${e.code}: ${e.message}; the PC restarts` };
+    } finally {
+      release();
     }
 
     this.#set('ipxe', 'iPXE started');
@@ -216,7 +237,7 @@ export class Machine {
       if (!(e instanceof DhcpFailure)) throw e;
       return { kind: 'restart', detail: `iPXE: ${e.message.replace(/^PXE-E\d\w: /, '')}; iPXE reboots` };
     }
-    this.address = ipxe.address;
+    await this.#takeAddress(ipxe);
     if (!/^http:\/\//i.test(ipxe.bootFile)) return { kind: 'restart', detail: `iPXE was offered ${ipxe.bootFile}, not a script URL (a chainload loop); it reboots` };
 
     const vars = ipxeVars(this.mac, this.firmware, uuidText(this.#id.uuid), ipxe.address);
@@ -224,7 +245,7 @@ export class Machine {
     for (let depth = 0; depth < MAX_CHAIN; depth++) {
       let text: string;
       try {
-        const r = await c.http.get(url, { text: SCRIPT_LIMIT, signal: c.signal });
+        const r = await c.http.get(url, { text: SCRIPT_LIMIT, from: this.#source, signal: c.signal });
         text = r.text ?? '';
         // iPXE runs a script whatever the status (overnight's 404 is a message script); a body that is no script fails.
       } catch (e) {
@@ -261,7 +282,7 @@ export class Machine {
       for (let attempt = 1; ; attempt++) {
         let why: string;
         try {
-          const r = await c.http.get(url.href, { range: probe ? [0, MEDIA_PROBE_BYTES - 1] : undefined, signal: c.signal });
+          const r = await c.http.get(url.href, { range: probe ? [0, MEDIA_PROBE_BYTES - 1] : undefined, from: this.#source, signal: c.signal });
           const problem = checkFile(r, probe);
           if (!problem) {
             total += r.bytes;
@@ -310,7 +331,7 @@ export class Machine {
     const url = `${server}${reportPath(this.mac, phase)}`;
     for (let attempt = 1; attempt <= REPORT_ATTEMPTS; attempt++) {
       try {
-        const r = await c.http.post(url, detail, c.signal);
+        const r = await c.http.post(url, detail, { from: this.#source, signal: c.signal });
         if (r.status === 200) {
           c.stats.reports.sent++;
           return;

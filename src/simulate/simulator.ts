@@ -2,7 +2,9 @@
 // real DHCP, TFTP and HTTP to a running `overnight serve`. They share one UDP socket on port 68
 // (replies handed out by transaction id), one on port 9 for Wake-on-LAN, and one HTTP agent; each
 // TFTP transfer has a socket of its own, as each PXE ROM has.
+import { execFile } from 'node:child_process';
 import { randomInt } from 'node:crypto';
+import { promisify } from 'node:util';
 import { NetError } from '../net/errors.ts';
 import { type Interface, listInterfaces, openUdp, pickInterface, sameSubnet } from '../net/iface.ts';
 import { normaliseMac } from '../net/http/path.ts';
@@ -11,6 +13,8 @@ import { HttpClient, type HttpCounters } from './http-client.ts';
 import { FINAL_STATES, Machine, type MachineContext, SIM_STATES, type SimState, type SimStats } from './machine.ts';
 import { machineTimings, prng } from './timings.ts';
 import { type WolListener, listenWol } from './wol-listen.ts';
+
+const pexec = promisify(execFile);
 
 export type FirmwareMix = 'bios' | 'uefi' | 'mixed';
 
@@ -29,6 +33,12 @@ export interface SimulateOptions {
   fetchMedia: boolean;
   /** Machines start powered off; only a magic packet starts one. */
   waitForWake: boolean;
+  /**
+   * Put each machine's leased address on the interface (ip addr add ADDR/32) while the run lasts, so
+   * that its TFTP and HTTP come from it, as from a real PC. Needs root; for a lab namespace or a
+   * test segment. Without it every machine uses this host's address.
+   */
+  ownAddresses?: boolean | undefined;
   /** Wall-clock milliseconds between two machines' power-on; undefined: 5 s of simulated time over all. */
   staggerMs?: number | undefined;
   /** Each event: a machine's state change, an error it met, a wake. */
@@ -58,6 +68,8 @@ export interface SimSummary {
   http: HttpCounters;
   reports: SimStats['reports'];
   wol: { received: number; bad: number; woke: number; ignored: number; unknown: number };
+  /** --own-addresses: addresses put on the interface, and leases that could not be. */
+  ownAddresses: { added: number; failed: number } | undefined;
   boots: number;
   failed: { mac: string; after: string; reason: string }[];
 }
@@ -73,6 +85,11 @@ export interface Simulation {
   stop(): Promise<void>;
 }
 
+/**
+ * TFTP transfers at once while the machines share one address: a TFTP server caps transfers per
+ * client address (overnight's at 16), and one address is one client to it.
+ */
+export const SHARED_ADDRESS_TFTP = 8;
 /** A protocol timeout never falls below this, whatever --speed: a real server under load needs it. */
 export const MIN_NET_TIMEOUT_MS = 1000;
 /** The default power-on spread of all machines, in simulated time. */
@@ -165,6 +182,10 @@ export async function startSimulation(o: SimulateOptions): Promise<Simulation> {
   const stats: SimStats = { tftp: { transfers: 0, bytes: 0, errors: 0, retransmits: 0 }, reports: { sent: 0, errors: 0 }, boots: 0 };
   const wolStats = { woke: 0, ignored: 0, unknown: 0 };
 
+  const owned = o.ownAddresses ? new AddressBook(iface.name) : undefined;
+  const sharedTftp = limiter(SHARED_ADDRESS_TFTP, signal);
+  const tftpSlot = async (source: string) => (source === iface.address ? sharedTftp() : () => {});
+
   const counts = Object.fromEntries(SIM_STATES.map((s) => [s, 0])) as Record<SimState, number>;
   counts.off = o.macs.length;
   let finalCount = 0;
@@ -179,12 +200,15 @@ export async function startSimulation(o: SimulateOptions): Promise<Simulation> {
     stats,
     server: o.server,
     localAddress: iface.address,
+    ownAddress: owned ? (address) => owned.add(address) : undefined,
+    tftpSlot,
     fetchMedia: o.fetchMedia,
     signal,
     sleep,
     netTimeout: (simMs) => Math.max(MIN_NET_TIMEOUT_MS, scaled(simMs)),
-    // Once a ProxyDHCP offer is in, a moment more for the site server's address offer.
-    collectMs: Math.min(1000, Math.max(100, scaled(1000))),
+    // Once a ProxyDHCP offer is in, a while for the site server's address offer (dnsmasq pings an
+    // address before it offers it), until some site server is known to answer.
+    collectMs: Math.max(MIN_NET_TIMEOUT_MS, scaled(2000)),
     // Transaction ids only; each machine's timings have a stream of their own.
     rng: xidRng,
     emit(m, event, detail) {
@@ -244,6 +268,7 @@ export async function startSimulation(o: SimulateOptions): Promise<Simulation> {
     http: { ...http.counters },
     reports: { ...stats.reports },
     wol: { ...wol.counters, ...wolStats },
+    ownAddresses: owned ? { added: owned.count, failed: owned.failures } : undefined,
     boots: stats.boots,
     failed: machines.filter((m) => m.state === 'failed').map((m) => ({ mac: m.mac, after: m.failure?.after ?? m.lastPhase, reason: m.failure?.reason ?? '' })),
   });
@@ -259,6 +284,7 @@ export async function startSimulation(o: SimulateOptions): Promise<Simulation> {
         await Promise.allSettled(runs);
         await Promise.all([dhcp.close(), wol.close()]);
         http.close();
+        await owned?.removeAll();
       })()),
   };
 }
@@ -266,4 +292,85 @@ export async function startSimulation(o: SimulateOptions): Promise<Simulation> {
 /** A seed for a run that was given none (printed, so that the run can be repeated). */
 export function randomSeed(): number {
   return randomInt(1, 2 ** 31);
+}
+
+/**
+ * At most `n` holders at once, the rest queued in order; a stop rejects the queued ones (a machine
+ * waiting for its turn must not keep the run from ending).
+ */
+function limiter(n: number, signal: AbortSignal): () => Promise<() => void> {
+  let active = 0;
+  const queue: (() => void)[] = [];
+  const release = () => {
+    active--;
+    queue.shift()?.();
+  };
+  return () =>
+    new Promise<() => void>((resolve, reject) => {
+      signal.throwIfAborted();
+      const grant = () => {
+        signal.removeEventListener('abort', abort);
+        active++;
+        let released = false;
+        resolve(() => {
+          if (!released) release();
+          released = true;
+        });
+      };
+      const abort = () => {
+        const i = queue.indexOf(grant);
+        if (i >= 0) queue.splice(i, 1);
+        reject(signal.reason);
+      };
+      if (active < n) return grant();
+      queue.push(grant);
+      signal.addEventListener('abort', abort, { once: true });
+    });
+}
+
+/**
+ * The machines' own addresses on the interface (--own-addresses): each added once as a /32 (the
+ * subnet's route already reaches the server), and removed when the run ends. An address that is
+ * already here (this host's, or left by an earlier run) is used but not removed.
+ */
+class AddressBook {
+  readonly added = new Set<string>();
+  /** Addresses added over the run (they are removed at its end). */
+  count = 0;
+  failures = 0;
+  readonly #device: string;
+  readonly #pending = new Map<string, Promise<boolean>>();
+
+  constructor(device: string) {
+    this.#device = device;
+  }
+
+  add(address: string): Promise<boolean> {
+    let p = this.#pending.get(address);
+    if (!p) {
+      p = this.#add(address);
+      this.#pending.set(address, p);
+    }
+    return p;
+  }
+
+  async #add(address: string): Promise<boolean> {
+    try {
+      await pexec('ip', ['-4', 'address', 'add', `${address}/32`, 'dev', this.#device]);
+      this.added.add(address);
+      this.count++;
+      return true;
+    } catch (e) {
+      if (/File exists/.test((e as { stderr?: string }).stderr ?? '')) return true;
+      this.failures++;
+      // Not this time; the next boot of a machine with this lease tries again.
+      this.#pending.delete(address);
+      return false;
+    }
+  }
+
+  async removeAll(): Promise<void> {
+    for (const a of this.added) await pexec('ip', ['-4', 'address', 'del', `${a}/32`, 'dev', this.#device]).catch(() => {});
+    this.added.clear();
+  }
 }
