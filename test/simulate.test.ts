@@ -21,6 +21,7 @@ import { classify } from '../src/net/dhcp/pxe.ts';
 import { respond } from '../src/net/dhcp/respond.ts';
 import { clientMessage, offerInfo, uuidFor } from '../src/simulate/dhcp-client.ts';
 import { ipxeVars, parseIpxeScript } from '../src/simulate/ipxe-script.ts';
+import { SIM_STATES } from '../src/simulate/machine.ts';
 import { firmwareFor, macsFromPrefix, parseMacList } from '../src/simulate/simulator.ts';
 import { FAILURES, PHASE_TIMINGS, REPORTED_PHASES, machineTimings } from '../src/simulate/timings.ts';
 import { parseMagicPacket } from '../src/simulate/wol-listen.ts';
@@ -351,7 +352,7 @@ describe('simulate against overnight serve (ProxyDHCP beside a site DHCP server)
     const macs = macsFromPrefix('02:00:5e', 20);
     // Each machine's own transitions, in order, in the simulator's log.
     for (const mac of macs) {
-      const states = r.lines.filter((l) => l.mac === mac && l.event !== 'tftp.done' && l.event !== 'loaded').map((l) => l.event);
+      const states = r.lines.filter((l) => l.mac === mac && (SIM_STATES as readonly string[]).includes(l.event!)).map((l) => l.event);
       assert.deepEqual(states, ['dhcp', 'tftp', 'ipxe', 'loading', 'booting', ...INSTALL], mac);
     }
     // --own-addresses: each machine's TFTP and HTTP came from the address the site server leased it.
@@ -482,5 +483,40 @@ describe('simulate: full DHCP mode and Wake-on-LAN', { skip: !root && 'needs roo
     assert.equal(stateOf(recs.get(macs[1]!)), 'done');
     assert.equal(recs.has(macs[0]!), false);
     assert.equal(recs.has(macs[2]!), false);
+  });
+});
+
+describe('simulate against overnight pxe: what a message or a local-boot script does', { skip: !root && 'needs root for network namespaces' }, () => {
+  it('a local boot goes idle; a message restarts the PC a minute later, again and again; --duration ends the run with exit code 1', { timeout: 60_000 }, async () => {
+    const tmp = await tempDir('overnight-simulate-pxe-');
+    const lab = await Lab.create('simp');
+    try {
+      const srv = await lab.addHost('srv', '10.100.0.1/24');
+      const sim = await lab.addHost('sim', '10.100.0.50/24');
+      const scripts = join(tmp.dir, 'scripts');
+      await mkdir(scripts);
+      await writeFile(join(scripts, '02-00-64-00-00-01.ipxe'), '#!ipxe\necho booting the disk\nsanboot --no-describe --drive 0x80\n');
+      await writeFile(join(scripts, 'default.ipxe'), '#!ipxe\necho\necho {{mac}} waits for approval\nprompt --timeout 60000 Press any key || reboot\nreboot\n');
+      const macs = join(tmp.dir, 'macs.csv');
+      await writeFile(macs, 'mac,name\n02:00:64:00:00:01,DISK\n02-00-64-00-00-02,WAIT\n');
+      const pxe = lab.spawn(srv.ns, process.execPath, [BIN, 'pxe', '--interface', 'eth0', '--data', join(tmp.dir, 'data'), '--scripts', scripts, '--http-port', '8080', '--json']);
+      await waitForOutput(pxe, /"ready"/, 30_000);
+      pxe.stdout!.resume();
+      const r = await simulate(lab, sim.ns, ['--macs', macs, '--speed', '600', '--seed', '1', '--firmware', 'uefi', '--duration', '6']);
+      assert.equal(r.code, 1, `--duration ended it with a machine unfinished\n${r.stderr}`);
+      const s = r.lines.at(-1)!.summary!;
+      assert.equal(s.machines, 2);
+      assert.equal(s.states['idle'], 1);
+      assert.match(r.lines.find((l) => l.mac === '02:00:64:00:00:01' && l.event === 'idle')!.detail!, /local disk \(sanboot\)/);
+      const waits = r.lines.filter((l) => l.mac === '02:00:64:00:00:02' && l.event === 'waiting');
+      assert.ok(waits.length >= 2, `restarted and was told again (${waits.length} times)`);
+      for (const w of waits) assert.match(w.detail!, /the server says: 02:00:64:00:00:02 waits for approval; the PC restarts in a minute/);
+      assert.equal(s.reports.sent, 0);
+      assert.match(r.stderr, /stopped by --duration/);
+      await lab.stop(pxe);
+    } finally {
+      await lab.destroy();
+      await tmp.cleanup();
+    }
   });
 });

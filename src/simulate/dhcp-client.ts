@@ -15,7 +15,6 @@ import type dgram from 'node:dgram';
 import {
   BOOTREPLY,
   type DhcpMessage,
-  DhcpCodecError,
   encodeMessage,
   FLAG_BROADCAST,
   Opt,
@@ -222,8 +221,7 @@ export class DhcpPort {
       try {
         // parseMessage keeps views of the buffer: dgram hands each datagram its own.
         m = parseMessage(bytes);
-      } catch (e) {
-        if (!(e instanceof DhcpCodecError)) throw e;
+      } catch {
         this.counters.bad++;
         return;
       }
@@ -234,7 +232,12 @@ export class DhcpPort {
         this.counters.unclaimed++;
         return;
       }
-      h(m, { address: rinfo.address, port: rinfo.port });
+      try {
+        h(m, { address: rinfo.address, port: rinfo.port });
+      } catch {
+        // A reply the exchange cannot make sense of costs that reply, never the run.
+        this.counters.bad++;
+      }
     });
     socket.on('error', () => {
       this.counters.errors++;

@@ -154,7 +154,6 @@ export class Machine {
         if (end.kind === 'local') {
           this.#set('idle', end.detail);
           await this.#poweredOn();
-          this.#ctx.emit(this, 'wake', 'a magic packet powered it on');
           continue;
         }
         this.#set('waiting', end.detail);
@@ -178,6 +177,7 @@ export class Machine {
       server: c.server,
       localAddress: c.localAddress,
       signal: c.signal,
+      note: (what) => c.emit(this, 'note', what),
     };
   }
 

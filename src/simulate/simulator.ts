@@ -50,7 +50,7 @@ export interface SimulateOptions {
 export interface SimEvent {
   time: Date;
   mac: string;
-  /** The state entered (SIM_STATES), or 'tftp.done', 'loaded', 'wake', 'error'. */
+  /** The state entered (SIM_STATES), or 'tftp.done', 'loaded', 'wake', 'error', 'note' (what DHCP offered, a NAK). */
   event: string;
   detail: string | undefined;
 }
