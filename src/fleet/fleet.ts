@@ -320,11 +320,12 @@ export class Fleet {
       const w = this.#woken.get(mac);
       this.#woken.set(mac, { tries: (w?.tries ?? 0) + 1, at: t });
     }
-    await this.#wake!(macs);
+    // Logged as the packets go: a machine that wakes at the first one can boot before the repeats end.
     for (const mac of macs) {
       const events = this.store.append(mac, [{ phase: 'wake', source: by, detail: `Wake-on-LAN sent (try ${this.#woken.get(mac)?.tries ?? 1})` }], new Date(t));
       for (const e of events) this.#emit({ type: 'event', event: toEventView(e) });
     }
+    await this.#wake!(macs);
   }
 
   /** The clock: timeouts, Wake-on-LAN pacing and changes written by other processes. */
@@ -347,6 +348,8 @@ export class Fleet {
     let pending = 0;
     const due: string[] = [];
     for (const v of this.members()) {
+      // Booting and not yet at its loader: it takes a slot in a moment.
+      if (v.state === 'discovered') pending++;
       if (!(v.state === 'idle' || (v.redeploy && !v.installing))) {
         this.#woken.delete(v.mac);
         continue;

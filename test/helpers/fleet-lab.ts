@@ -1,0 +1,93 @@
+// A lab for the fleet's tests and benchmark: `overnight serve` (ProxyDHCP, TFTP, HTTP, Samba, the
+// dashboard on its loopback) in one namespace, and `overnight simulate` in another on the same
+// segment. Everything runs as the administrator would run it: the real CLI, real sockets.
+import type { ChildProcess } from 'node:child_process';
+import { chmod, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { buildWindowsIso } from './media.ts';
+import { Lab, type LabHost, waitForOutput } from './netns.ts';
+import { WIN7_PROFILE } from './serve.ts';
+import { standinKernel } from './standin.ts';
+import { tempDir } from './tools.ts';
+
+export const BIN = join(import.meta.dirname, '..', '..', 'bin', 'overnight.js');
+export const DASHBOARD = 'http://127.0.0.1:7780';
+
+export interface FleetLab {
+  lab: Lab;
+  srv: LabHost;
+  sim: LabHost;
+  serverIp: string;
+  data: string;
+  dir: string;
+  token: string;
+  serve: ChildProcess;
+  /** serve's output so far. */
+  serveLog(): string;
+  /** The dashboard's API from the server's namespace (curl). */
+  api<T>(path: string, ...curlArgs: string[]): Promise<T>;
+  /** Starts `overnight simulate` in the client namespace with these flags (--server added). */
+  simulate(args: string[]): ChildProcess;
+  close(): Promise<void>;
+}
+
+/** n MACs of the simulator's default form (02:00:5e and a counter from 1). */
+export function simulatedMacs(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => {
+    const k = i + 1;
+    return `02:00:5e:${((k >> 16) & 255).toString(16).padStart(2, '0')}:${((k >> 8) & 255).toString(16).padStart(2, '0')}:${(k & 255).toString(16).padStart(2, '0')}`;
+  });
+}
+
+export async function startFleetLab(o: { tag: string; subnet: string; serveArgs?: string[]; inventory?: string[] }): Promise<FleetLab> {
+  const tmp = await tempDir();
+  let lab: Lab | undefined;
+  try {
+    await chmod(tmp.dir, 0o755);
+    const win7 = await buildWindowsIso(join(tmp.dir, 'iso'), '7-x64');
+    const profile = join(tmp.dir, 'lab.yaml');
+    await writeFile(profile, WIN7_PROFILE);
+    const loaders = join(tmp.dir, 'loaders');
+    await mkdir(loaders);
+    await copyFile(await standinKernel(), join(loaders, 'wimboot'));
+    const extra: string[] = [];
+    if (o.inventory) {
+      const inv = join(tmp.dir, 'machines.csv');
+      await writeFile(inv, `mac,name\n${o.inventory.map((m, i) => `${m},PC-${String(i + 1).padStart(4, '0')}`).join('\n')}\n`);
+      extra.push('--inventory', inv);
+    }
+    lab = await Lab.create(o.tag);
+    const serverIp = `${o.subnet}.1`;
+    const srv = await lab.addHost('srv', `${serverIp}/24`);
+    const sim = await lab.addHost('sim', `${o.subnet}.250/24`);
+    const data = join(tmp.dir, 'data');
+    const serve = lab.spawn(srv.ns, process.execPath, [BIN, 'serve', '--iso', win7.iso, '--profile', profile, '--interface', 'eth0', '--data', data, '--loaders', loaders, '--http-port', '8080', '--json', ...extra, ...(o.serveArgs ?? [])]);
+    let log = '';
+    serve.stdout!.on('data', (b: Buffer) => (log += b.toString('utf8')));
+    serve.stderr!.on('data', (b: Buffer) => (log += b.toString('utf8')));
+    await waitForOutput(serve, /"ready"/, 120_000);
+    const token = (await readFile(join(data, 'admin-token'), 'utf8')).trim();
+    const l = lab;
+    return {
+      lab: l,
+      srv,
+      sim,
+      serverIp,
+      data,
+      dir: tmp.dir,
+      token,
+      serve,
+      serveLog: () => log,
+      api: async <T>(path: string, ...curlArgs: string[]) => JSON.parse((await l.exec(srv.ns, 'curl', ['-sS', '--fail-with-body', ...curlArgs, `${DASHBOARD}${path}`])).stdout) as T,
+      simulate: (args) => l.spawn(sim.ns, process.execPath, [BIN, 'simulate', '--server', serverIp, ...args]),
+      close: async () => {
+        await l.destroy();
+        await tmp.cleanup();
+      },
+    };
+  } catch (e) {
+    await lab?.destroy();
+    await tmp.cleanup();
+    throw e;
+  }
+}
