@@ -208,7 +208,7 @@ describe('simulate: flags', () => {
       [['simulate'], /say how many machines: --machines N/],
       [['simulate', '--machines', '0'], /--machines "0": must be at least 1/],
       [['simulate', '--machines', '2.5'], /--machines "2.5": not a whole number/],
-      [['simulate', '--machines', '3', '--speed', '0'], /--speed "0": must be above 0/],
+      [['simulate', '--machines', '3', '--speed', '0'], /--speed "0": must be at least 0\.01/],
       [['simulate', '--machines', '3', '--fail-rate', '1.5'], /--fail-rate "1.5": must be at most 1/],
       [['simulate', '--machines', '3', '--fail-rate', 'lots'], /--fail-rate "lots": not a number/],
       [['simulate', '--machines', '3', '--server', '10.0.0.300'], /--server "10.0.0.300": not an IPv4 address/],

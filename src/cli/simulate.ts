@@ -94,12 +94,13 @@ Examples:
   overnight simulate --macs machines.csv --wait-for-wake --json`,
     )
     .action(async (o: SimulateFlags) => {
-      const speed = number('--speed', o.speed, { min: 0, max: 100_000, above: true });
+      // Timers hold at most 24.8 days: slower than 0.01 the longest phase would not fit.
+      const speed = number('--speed', o.speed, { min: 0.01, max: 100_000 });
       const seed = o.seed === undefined ? randomSeed() : number('--seed', o.seed, { min: 0, max: 2 ** 32 - 1, integer: true });
       const failRate = rate(o.failRate);
       const server = o.server === undefined ? undefined : ipv4('--server', o.server);
       const staggerMs = o.stagger === undefined ? undefined : number('--stagger', o.stagger, { min: 0, max: 3_600_000 });
-      const durationS = o.duration === undefined ? undefined : number('--duration', o.duration, { min: 0, max: 30 * 86_400, above: true });
+      const durationS = o.duration === undefined ? undefined : number('--duration', o.duration, { min: 0, max: 7 * 86_400, above: true });
       let count = o.machines === undefined ? undefined : number('--machines', o.machines, { min: 1, max: MAX_MACHINES, integer: true });
       let macs: string[];
       if (o.macs) {

@@ -192,6 +192,8 @@ export class Machine {
   async #networkBoot(): Promise<BootEnd> {
     const c = this.#ctx;
     c.stats.boots++;
+    // A second magic packet that came while it was starting does not power it on again later.
+    this.#wakeRequested = false;
     this.#set('dhcp', `${this.firmware === 'bios' ? 'BIOS' : 'UEFI'} PXE ROM`);
     let rom: DhcpOutcome;
     try {
