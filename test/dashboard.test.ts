@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 // The dashboard in Debian's Chromium (playwright-core) against `overnight serve` driven by 300
 // simulated machines (`overnight simulate`: real DHCP, TFTP, HTTP and phase reports):
 // the grid shows every machine and updates live, the filters and the search work, a machine's

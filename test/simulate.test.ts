@@ -10,6 +10,7 @@
 //   packet for one of them, sent from the server's namespace, and then exactly that one installs.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
+import { fakeWimboot } from './helpers/fleet-lab.ts';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -44,23 +45,6 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; err:
   return { code, out, err };
 }
 
-/** A wimboot-shaped file (MZ, PE at 0x40, 0xAA55 at 0x1FE, HdrS at 0x202): serve checks no more, and nothing boots it here. */
-function fakeWimboot(): Buffer {
-  const b = Buffer.alloc(4096);
-  b.write('MZ', 0, 'latin1');
-  b.writeUInt32LE(0x40, 0x3c);
-  b.write('PE\0\0', 0x40, 'latin1');
-  b.writeUInt16LE(0x8664, 0x44);
-  b.writeUInt16LE(0xf0, 0x40 + 20);
-  b.writeUInt16LE(10, 0x40 + 24 + 68);
-  b.writeUInt8(4, 0x1f1);
-  b.writeUInt16LE(0xaa55, 0x1fe);
-  b.write('HdrS', 0x202, 'latin1');
-  b.writeUInt16LE(0x203, 0x206);
-  b.writeUInt16LE(0x30, 0x20e);
-  b.write('v2.9.0\0', 0x230, 'latin1');
-  return b;
-}
 
 describe('simulate: iPXE scripts', () => {
   const vars = ipxeVars('02:00:5e:00:00:01', 'uefi', '00000000-0000-4000-8000-000000000000', '10.0.0.5');

@@ -121,6 +121,8 @@ interface LoadedProfile {
 }
 
 const REPORT_SHARE = 'overnight-report$';
+/** Machine plans kept rendered: more than boot at one moment on a segment. */
+const PLAN_CACHE = 64;
 
 export async function startServe(o: ServeOptions): Promise<ServeHandle> {
   const c = o.config;
@@ -225,7 +227,29 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     // ---- per-machine plans
     const httpPort = c.http.port;
     const base = httpBase(serverIp, httpPort);
+    // The plans of the machines booting now; any other is rendered again when asked for (the
+    // rendering is deterministic): five hundred kept plans would hold tens of megabytes.
     const plans = new Map<string, MachinePlan>();
+    const keepPlan = (p: MachinePlan) => {
+      plans.delete(p.mac);
+      plans.set(p.mac, p);
+      if (plans.size > PLAN_CACHE) plans.delete(plans.keys().next().value!);
+    };
+    const planOf = (mac: string): MachinePlan | undefined => {
+      const kept = plans.get(mac);
+      if (kept) return kept;
+      // Rendered again for the firmware its last boot reported.
+      const fw = store.machine(mac)?.firmware;
+      if (!fw) return undefined;
+      const lf: LoaderFirmware = fw === 'bios' ? 'bios' : fw === 'efi-ia32' ? 'efi-ia32' : 'efi-x64';
+      try {
+        const p = planFor(mac, lf === 'bios' ? 'bios' : 'uefi', lf);
+        keepPlan(p);
+        return p;
+      } catch {
+        return undefined;
+      }
+    };
     // The inventory lives in the records: the file's machines are loaded there at each start, and
     // machines imported or edited since (overnight machines import, the dashboard) count the same.
     const knownMachine = (mac: string) => store.machine(mac)?.known === true;
@@ -308,7 +332,7 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
         fleet.fail(mac, `no boot plan: ${why}`, 'http');
         return messageScript(`overnight: no boot plan for ${mac}: ${why}`);
       }
-      plans.set(mac, p);
+      keepPlan(p);
       fleet.seen(mac, { firmware: loaderFirmware });
       // Taking the loader phase takes the install slot, in the same turn as the decision above.
       fleet.phase(mac, 'loader', 'http', `iPXE (${platform} ${arch}) fetched its boot script: ${p.profile} on ${p.media}, ${firmware === 'uefi' ? 'GPT' : 'MBR'} layout`);
@@ -349,7 +373,7 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
         files: bootDir,
         media: prepared.map((m) => ({ id: m.id, fs: m.media })),
         script,
-        machineFile: (mac, name) => plans.get(mac)?.plan.files.get(name),
+        machineFile: (mac, name) => planOf(mac)?.plan.files.get(name),
         report: (mac, phase, detail) => report(mac, phase, detail),
       },
       tftp: { root: bootDir, port: c.tftp.port, media: prepared.map((m) => ({ prefix: `media/${m.id}`, fs: m.media })) },
@@ -424,19 +448,6 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     if (c.dashboard.enabled) {
       const t = await loadOrCreateToken(o.dataDir);
       const secrets = () => [credentials?.password];
-      const planOf = (mac: string): MachinePlan | undefined => {
-        const p = plans.get(mac);
-        if (p) return p;
-        // After a restart: rendered again for the firmware its last boot reported.
-        const fw = store.machine(mac)?.firmware;
-        if (!fw) return undefined;
-        const lf: LoaderFirmware = fw === 'bios' ? 'bios' : fw === 'efi-ia32' ? 'efi-ia32' : 'efi-x64';
-        try {
-          return planFor(mac, lf === 'bios' ? 'bios' : 'uefi', lf);
-        } catch {
-          return undefined;
-        }
-      };
       const server: DashboardServer = await startDashboard({
         token: t.token,
         address: c.dashboard.address,

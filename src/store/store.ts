@@ -8,7 +8,7 @@
 // interface only, so that another backend (PostgreSQL) can stand behind it later.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import type { MachineStatus } from '../fleet/machine.ts';
 import type { MachineState, Phase } from '../fleet/model.ts';
 
@@ -261,6 +261,7 @@ interface DeploymentRow {
 export class Store implements FleetStore {
   readonly path: string;
   readonly #db: DatabaseSync;
+  readonly #statements = new Map<string, StatementSync>();
   #dataVersion = 0;
 
   private constructor(path: string, db: DatabaseSync) {
@@ -300,8 +301,21 @@ export class Store implements FleetStore {
     if (this.#db.isOpen) this.#db.close();
   }
 
+  /**
+   * A prepared statement, made once per text: node:sqlite finalizes a statement only when V8
+   * collects it, and V8 does not see the native memory thousands of them hold.
+   */
+  #sql(text: string): StatementSync {
+    let st = this.#statements.get(text);
+    if (!st) {
+      st = this.#db.prepare(text);
+      this.#statements.set(text, st);
+    }
+    return st;
+  }
+
   #readDataVersion(): number {
-    return (this.#db.prepare('PRAGMA data_version').get() as { data_version: number }).data_version;
+    return (this.#sql('PRAGMA data_version').get() as { data_version: number }).data_version;
   }
 
   changedElsewhere(): boolean {
@@ -324,20 +338,20 @@ export class Store implements FleetStore {
   }
 
   machine(mac: string): MachineRecord | undefined {
-    const r = this.#db.prepare('SELECT * FROM machines WHERE mac = ?').get(mac) as MachineRow | undefined;
+    const r = this.#sql('SELECT * FROM machines WHERE mac = ?').get(mac) as MachineRow | undefined;
     return r ? toMachine(r) : undefined;
   }
 
   machines(): MachineRecord[] {
     // In the order they entered the records (the inventory's order, then first seen).
-    return (this.#db.prepare('SELECT * FROM machines ORDER BY rowid').all() as unknown as MachineRow[]).map(toMachine);
+    return (this.#sql('SELECT * FROM machines ORDER BY rowid').all() as unknown as MachineRow[]).map(toMachine);
   }
 
   seen(mac: string, fields: IdentityFields = {}, time = new Date()): MachineRecord {
     const t = time.getTime();
     const opt = (v: string | undefined) => v ?? null;
-    this.#db
-      .prepare(
+    this
+      .#sql(
         `INSERT INTO machines (mac, name, profile, media, grp, overrides, firmware, known, approval, address, first_seen, last_seen)
          VALUES (:mac, :name, :profile, :media, :grp, :overrides, :firmware, :known, :approval, :address, :t, :t)
          ON CONFLICT (mac) DO UPDATE SET
@@ -368,7 +382,7 @@ export class Store implements FleetStore {
   }
 
   #insertEvents(mac: string, events: NewEvent[], t: number): EventRecord[] {
-    const ins = this.#db.prepare('INSERT INTO events (time, mac, phase, source, detail) VALUES (?, ?, ?, ?, ?)');
+    const ins = this.#sql('INSERT INTO events (time, mac, phase, source, detail) VALUES (?, ?, ?, ?, ?)');
     return events.map((e) => {
       const r = ins.run(t, mac, e.phase, e.source, e.detail ?? null);
       return { id: Number(r.lastInsertRowid), time: new Date(t), mac, phase: e.phase, source: e.source, detail: e.detail };
@@ -382,8 +396,8 @@ export class Store implements FleetStore {
       const c = change(m);
       if (c.status) {
         const s = c.status;
-        this.#db
-          .prepare(
+        this
+          .#sql(
             `UPDATE machines SET state = :state, phase = :phase, phase_since = :since, started_at = :started, finished_at = :finished,
                failure = :failure, failed_phase = :failedPhase, stalled_in = :stalled, durations = :durations, attempt = :attempt, redeploy = :redeploy
              WHERE mac = :mac`,
@@ -428,11 +442,11 @@ export class Store implements FleetStore {
     }
     const sql = `SELECT * FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id${q.limit !== undefined ? ' LIMIT ?' : ''}`;
     if (q.limit !== undefined) args.push(q.limit);
-    return (this.#db.prepare(sql).all(...args) as unknown as EventRow[]).map(toEvent);
+    return (this.#sql(sql).all(...args) as unknown as EventRow[]).map(toEvent);
   }
 
   deployment(): DeploymentRecord | undefined {
-    const r = this.#db.prepare('SELECT * FROM deployments ORDER BY id DESC LIMIT 1').get() as DeploymentRow | undefined;
+    const r = this.#sql('SELECT * FROM deployments ORDER BY id DESC LIMIT 1').get() as DeploymentRow | undefined;
     if (!r) return undefined;
     return {
       id: r.id,
@@ -452,17 +466,17 @@ export class Store implements FleetStore {
   saveDeployment(d: Omit<DeploymentRecord, 'id' | 'createdAt'> & { id?: number | undefined }): DeploymentRecord {
     const args = { name: d.name, window: d.window, cap: d.cap, machines: JSON.stringify(d.machines), grp: d.group, wake: d.wake ? 1 : 0, state: d.state, started: d.startedAt, stopped: d.stoppedAt };
     if (d.id !== undefined) {
-      this.#db.prepare('UPDATE deployments SET name = :name, window = :window, cap = :cap, machines = :machines, grp = :grp, wake = :wake, state = :state, started_at = :started, stopped_at = :stopped WHERE id = :id').run({ ...args, id: d.id });
+      this.#sql('UPDATE deployments SET name = :name, window = :window, cap = :cap, machines = :machines, grp = :grp, wake = :wake, state = :state, started_at = :started, stopped_at = :stopped WHERE id = :id').run({ ...args, id: d.id });
     } else {
-      this.#db
-        .prepare('INSERT INTO deployments (name, window, cap, machines, grp, wake, state, created_at, started_at, stopped_at) VALUES (:name, :window, :cap, :machines, :grp, :wake, :state, :created, :started, :stopped)')
+      this
+        .#sql('INSERT INTO deployments (name, window, cap, machines, grp, wake, state, created_at, started_at, stopped_at) VALUES (:name, :window, :cap, :machines, :grp, :wake, :state, :created, :started, :stopped)')
         .run({ ...args, created: Date.now() });
     }
     return this.deployment()!;
   }
 
   leases(): LeaseRecord[] {
-    return (this.#db.prepare('SELECT mac, ip, expires, hostname FROM lease ORDER BY ip').all() as unknown as { mac: string; ip: string; expires: number; hostname: string | null }[]).map((r) => ({
+    return (this.#sql('SELECT mac, ip, expires, hostname FROM lease ORDER BY ip').all() as unknown as { mac: string; ip: string; expires: number; hostname: string | null }[]).map((r) => ({
       mac: r.mac,
       ip: r.ip,
       expires: r.expires,

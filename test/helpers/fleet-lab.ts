@@ -2,12 +2,11 @@
 // dashboard on its loopback) in one namespace, and `overnight simulate` in another on the same
 // segment. Everything runs as the administrator would run it: the real CLI, real sockets.
 import type { ChildProcess } from 'node:child_process';
-import { chmod, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildWindowsIso } from './media.ts';
 import { Lab, type LabHost, waitForOutput } from './netns.ts';
 import { WIN7_PROFILE } from './serve.ts';
-import { standinKernel } from './standin.ts';
 import { tempDir } from './tools.ts';
 
 export const BIN = join(import.meta.dirname, '..', '..', 'bin', 'overnight.js');
@@ -31,6 +30,27 @@ export interface FleetLab {
   close(): Promise<void>;
 }
 
+/**
+ * A wimboot-shaped file (MZ, PE at 0x40, 0xAA55 at 0x1FE, HdrS at 0x202): serve checks no more,
+ * and nothing boots it here. Simulated machines fetch it; real wimboot is about 60 KiB.
+ */
+export function fakeWimboot(size = 4096): Buffer {
+  const b = Buffer.alloc(size);
+  b.write('MZ', 0, 'latin1');
+  b.writeUInt32LE(0x40, 0x3c);
+  b.write('PE\0\0', 0x40, 'latin1');
+  b.writeUInt16LE(0x8664, 0x44);
+  b.writeUInt16LE(0xf0, 0x40 + 20);
+  b.writeUInt16LE(10, 0x40 + 24 + 68);
+  b.writeUInt8(4, 0x1f1);
+  b.writeUInt16LE(0xaa55, 0x1fe);
+  b.write('HdrS', 0x202, 'latin1');
+  b.writeUInt16LE(0x203, 0x206);
+  b.writeUInt16LE(0x30, 0x20e);
+  b.write('v2.9.0\0', 0x230, 'latin1');
+  return b;
+}
+
 /** n MACs of the simulator's default form (02:00:5e and a counter from 1). */
 export function simulatedMacs(n: number): string[] {
   return Array.from({ length: n }, (_, i) => {
@@ -39,7 +59,12 @@ export function simulatedMacs(n: number): string[] {
   });
 }
 
-export async function startFleetLab(o: { tag: string; subnet: string; serveArgs?: string[]; inventory?: string[] }): Promise<FleetLab> {
+/**
+ * `bin` is the overnight to run (default this checkout's bin/overnight.js), started as an
+ * administrator starts it: the file itself, through its #! line (node from PATH).
+ */
+export async function startFleetLab(o: { tag: string; subnet: string; serveArgs?: string[]; inventory?: string[]; bin?: string }): Promise<FleetLab> {
+  const bin = o.bin ?? BIN;
   const tmp = await tempDir();
   let lab: Lab | undefined;
   try {
@@ -49,7 +74,7 @@ export async function startFleetLab(o: { tag: string; subnet: string; serveArgs?
     await writeFile(profile, WIN7_PROFILE);
     const loaders = join(tmp.dir, 'loaders');
     await mkdir(loaders);
-    await copyFile(await standinKernel(), join(loaders, 'wimboot'));
+    await writeFile(join(loaders, 'wimboot'), fakeWimboot(60 * 1024));
     const extra: string[] = [];
     if (o.inventory) {
       const inv = join(tmp.dir, 'machines.csv');
@@ -61,7 +86,7 @@ export async function startFleetLab(o: { tag: string; subnet: string; serveArgs?
     const srv = await lab.addHost('srv', `${serverIp}/24`);
     const sim = await lab.addHost('sim', `${o.subnet}.250/24`);
     const data = join(tmp.dir, 'data');
-    const serve = lab.spawn(srv.ns, process.execPath, [BIN, 'serve', '--iso', win7.iso, '--profile', profile, '--interface', 'eth0', '--data', data, '--loaders', loaders, '--http-port', '8080', '--json', ...extra, ...(o.serveArgs ?? [])]);
+    const serve = lab.spawn(srv.ns, bin, ['serve', '--iso', win7.iso, '--profile', profile, '--interface', 'eth0', '--data', data, '--loaders', loaders, '--http-port', '8080', '--json', ...extra, ...(o.serveArgs ?? [])]);
     let log = '';
     serve.stdout!.on('data', (b: Buffer) => (log += b.toString('utf8')));
     serve.stderr!.on('data', (b: Buffer) => (log += b.toString('utf8')));
@@ -79,7 +104,7 @@ export async function startFleetLab(o: { tag: string; subnet: string; serveArgs?
       serve,
       serveLog: () => log,
       api: async <T>(path: string, ...curlArgs: string[]) => JSON.parse((await l.exec(srv.ns, 'curl', ['-sS', '--fail-with-body', ...curlArgs, `${DASHBOARD}${path}`])).stdout) as T,
-      simulate: (args) => l.spawn(sim.ns, process.execPath, [BIN, 'simulate', '--server', serverIp, ...args]),
+      simulate: (args) => l.spawn(sim.ns, bin, ['simulate', '--server', serverIp, ...args]),
       close: async () => {
         await l.destroy();
         await tmp.cleanup();

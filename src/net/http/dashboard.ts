@@ -183,7 +183,7 @@ export async function startDashboard(o: DashboardOptions): Promise<DashboardServ
     const route = `${method} ${parts[0]}${parts.length > 1 ? '/:mac' : ''}${parts.length > 2 ? `/${parts.slice(2).join('/')}` : ''}`;
     switch (route) {
       case 'GET state':
-        return json(res, { ...api.state(), deployment: fleet.deployment(), counts: counts(fleet.views()), timings: fleet.timings.summary() });
+        return json(res, { ...api.state(), deployment: fleet.deployment(), counts: counts(fleet.views()), timings: fleet.timings.summary(), memory: process.memoryUsage() });
       case 'GET machines':
         return json(res, fleet.views());
       case 'GET machines/:mac':

@@ -38,6 +38,13 @@ interface Slot {
 }
 
 const ONE = Buffer.from([1]);
+/**
+ * A worker only moves blocks between descriptors: small heaps. V8's defaults (a young generation
+ * of up to 32 MB per isolate) would let each worker hold tens of megabytes it never needs.
+ */
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 };
+/** The worker's module: worker.ts in a checkout, worker.js in the published build (dist/). */
+const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
 
 export class TransferPool {
   readonly #sys: SocketSys;
@@ -52,12 +59,14 @@ export class TransferPool {
   }
 
   /**
-   * A pool of `size` workers (default: availableParallelism, at least 2), or undefined when the
-   * workers cannot run here (not Linux, no koffi, OVERNIGHT_TFTP_WORKERS=0, or size 0).
+   * A pool of `size` workers, or undefined when the workers cannot run here (not Linux, no koffi,
+   * OVERNIGHT_TFTP_WORKERS=0, or size 0). By default one worker per CPU beyond the main thread's,
+   * at most two: one already carries more than a 1 GbE link (BENCHMARKS.md), and each costs its
+   * own V8 heap (bench/fleet: the server's memory with 500 machines).
    */
   static async create(size?: number): Promise<TransferPool | undefined> {
     const env = process.env['OVERNIGHT_TFTP_WORKERS'];
-    const n = size ?? (env !== undefined && env !== '' ? Number(env) : Math.max(2, availableParallelism()));
+    const n = size ?? (env !== undefined && env !== '' ? Number(env) : Math.min(2, Math.max(1, availableParallelism() - 1)));
     if (!(n > 0)) return undefined;
     const sys = await socketSys();
     if (!sys) return undefined;
@@ -72,7 +81,7 @@ export class TransferPool {
 
   #spawn(): Promise<Slot> {
     const { port1, port2 } = new MessageChannel();
-    const worker = new Worker(new URL('./worker.ts', import.meta.url), { workerData: { port: port2 }, transferList: [port2] });
+    const worker = new Worker(WORKER_URL, { workerData: { port: port2 }, transferList: [port2], resourceLimits: WORKER_LIMITS });
     let exitResolve: () => void = () => {};
     const slot: Slot = { worker, port: port1, wake: -1, wakeRead: -1, active: new Map(), ready: false, dead: false, exited: new Promise<void>((r) => (exitResolve = r)) };
     return new Promise<Slot>((resolve, reject) => {
