@@ -150,8 +150,18 @@ describe('the fleet in overnight serve', { concurrency: false, skip: !root && 'n
       // The morning report, from the records.
       const out: string[] = [];
       assert.equal(await main(['report', '--data', data, '--json'], { out: (s) => out.push(s), err: () => {} }), 0);
-      const r = JSON.parse(out.join('\n')) as { totals: Record<string, unknown> };
-      assert.ok(r.totals);
+      const r = JSON.parse(out.join('\n')) as { totals: { machines: number }; machines: { mac: string; state: string }[] };
+      assert.equal(r.totals.machines, 4);
+      assert.deepEqual(
+        r.machines.map((m) => m.state).sort(),
+        ['done', 'failed', 'idle', 'loader'],
+      );
+      const csv: string[] = [];
+      assert.equal(await main(['report', '--data', data, '--csv'], { out: (s) => csv.push(s), err: () => {} }), 0);
+      assert.equal(csv.join('\n').trim().split('\n').length, 5, 'a header and a row per machine');
+      const html: string[] = [];
+      assert.equal(await main(['report', '--data', data, '--html'], { out: (s) => html.push(s), err: () => {} }), 0);
+      assert.match(html.join('\n'), /no network: NIC driver/);
     } finally {
       if (child) await t.l.stop(child);
       await t.l.destroy();

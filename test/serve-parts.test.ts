@@ -151,7 +151,7 @@ describe('inventory (groups, YAML, export)', () => {
       await assert.rejects(parseInventoryFile(join(dir, 'bad.yaml')), isInventoryError(new RegExp(`^${join(dir, 'bad.yaml').replaceAll('.', '\\.')}:2: "nope" is not a MAC`)));
       await writeFile(join(dir, 'machines.txt'), 'mac\n');
       await assert.rejects(parseInventoryFile(join(dir, 'machines.txt')), isInventoryError(/machines\.txt: an inventory is a \.csv, \.yaml or \.yml file, not "\.txt"/));
-      await assert.rejects(parseInventoryFile(join(dir, 'missing.csv')), isInventoryError(/missing\.csv: cannot read the inventory: ENOENT/));
+      await assert.rejects(parseInventoryFile(join(dir, 'missing.csv')), isInventoryError(/missing\.csv: cannot read the inventory: no such file/));
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -25,7 +25,7 @@ import { ipxeVars, parseIpxeScript } from '../src/simulate/ipxe-script.ts';
 import { SIM_STATES } from '../src/simulate/machine.ts';
 import { firmwareFor, macsFromPrefix, parseMacList } from '../src/simulate/simulator.ts';
 import { FAILURES, PHASE_TIMINGS, REPORTED_PHASES, machineTimings } from '../src/simulate/timings.ts';
-import { parseMagicPacket } from '../src/simulate/wol-listen.ts';
+import { parseMagicPacket } from '../src/fleet/wol.ts';
 import { buildWindowsIso, type WindowsMedia } from './helpers/media.ts';
 import { Lab, type LabHost, canUseNetns, waitForOutput } from './helpers/netns.ts';
 import { WIN7_PROFILE } from './helpers/serve.ts';

@@ -14,7 +14,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
-import { logNormal, prng, randomFile, sh } from '../media/fixture.ts';
+import { prng } from '../../src/simulate/timings.ts';
+import { logNormal, randomFile, sh } from '../media/fixture.ts';
 
 export { sh };
 const FIXTURE_VERSION = 1;

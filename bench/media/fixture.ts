@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { prng } from '../../src/simulate/timings.ts';
 
 const pexec = promisify(execFile);
 
@@ -20,18 +21,6 @@ export async function sh(cmd: string, args: readonly string[]): Promise<string> 
     const err = e as Error & { stderr?: string };
     throw new Error(`${cmd} ${args.join(' ')} failed: ${err.message}\n${err.stderr ?? ''}`);
   }
-}
-
-/** Deterministic PRNG (mulberry32): the small-file tree is the same on every machine. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Log-normal size in bytes with the given median, clamped to [min, max]. */

@@ -22,12 +22,16 @@ export function reportCommand(io: Io, load: (dataDir: string | undefined) => Pro
     .option('--data <dir>', 'data folder of overnight serve')
     .addOption(new Option('--format <format>', 'output form (default: by the -o file extension, else text)').choices(REPORT_FORMATS))
     .option('--json', 'same as --format json')
+    .option('--csv', 'same as --format csv')
+    .option('--html', 'same as --format html')
     .option('-o, --output <file>', 'write the report to this file (.html, .csv, .json, .txt)')
     .option('--time-zone <zone>', 'IANA time zone for the times in text and HTML (default: this host\'s)')
-    .action(async (o: { data?: string; format?: ReportFormat; json?: boolean; output?: string; timeZone?: string }) => {
+    .action(async (o: { data?: string; format?: ReportFormat; json?: boolean; csv?: boolean; html?: boolean; output?: string; timeZone?: string }) => {
       const byExt = o.output ? BY_EXTENSION[extname(o.output).toLowerCase()] : undefined;
-      if (o.output && !o.format && !o.json && !byExt) throw new ServeError('E_CONFIG', `cannot tell the report's form from "${o.output}": name it .html, .csv, .json or .txt, or give --format`);
-      const format: ReportFormat = o.json ? 'json' : (o.format ?? byExt ?? 'text');
+      const flagged = [o.json && 'json', o.csv && 'csv', o.html && 'html'].filter((f): f is ReportFormat => typeof f === 'string');
+      if (flagged.length > 1 || (flagged.length && o.format && o.format !== flagged[0])) throw new ServeError('E_CONFIG', 'choose one form: --json, --csv, --html or --format');
+      if (o.output && !o.format && !flagged.length && !byExt) throw new ServeError('E_CONFIG', `cannot tell the report's form from "${o.output}": name it .html, .csv, .json or .txt, or give --format`);
+      const format: ReportFormat = flagged[0] ?? o.format ?? byExt ?? 'text';
       if (o.timeZone) {
         try {
           new Intl.DateTimeFormat('en', { timeZone: o.timeZone });

@@ -286,7 +286,8 @@ export async function parseInventoryFile(path: string): Promise<InventoryMachine
     text = await readFile(path, 'utf8');
   } catch (e) {
     if (e instanceof ServeError) throw e;
-    return fail(path, undefined, `cannot read the inventory: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    return fail(path, undefined, `cannot read the inventory: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (code ?? (e as Error).message)}`);
   }
   return ext === '.csv' ? parseInventory(text, path) : parseInventoryYaml(text, path);
 }

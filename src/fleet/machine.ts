@@ -8,20 +8,10 @@
 // reset: that attempt is over and a new one starts. A network boot after the image was applied is
 // the installed system's reboot or a PC with network boot first: it never restarts the install,
 // unless the administrator asked for a redeploy.
-import { INSTALLED_PHASES, type MachineState, PHASE_PROGRESS, type Phase, phaseIndex } from './model.ts';
+import { INSTALLED_PHASES, type MachineView, PHASE_PROGRESS, type Phase, phaseIndex } from './model.ts';
 
-export interface MachineStatus {
-  state: MachineState;
-  phase: Phase | null;
-  phaseSince: number | null;
-  startedAt: number | null;
-  finishedAt: number | null;
-  failure: { phase: Phase | null; reason: string } | null;
-  stalledIn: Phase | null;
-  durations: Partial<Record<Phase, number>>;
-  attempt: number;
-  redeploy: boolean;
-}
+/** A machine's install: the part of its view that the state machine moves. */
+export type MachineStatus = Pick<MachineView, 'state' | 'phase' | 'phaseSince' | 'startedAt' | 'finishedAt' | 'failure' | 'stalledIn' | 'durations' | 'attempt' | 'redeploy'>;
 
 export const IDLE: MachineStatus = Object.freeze({
   state: 'idle',

@@ -62,7 +62,7 @@ export const ServeConfigSchema = z.strictObject({
     .optional()
     .describe('the night: when machines may install, how many at once, which ones'),
   timeouts: z
-    .record(z.enum(['discovered', 'loader', 'winpe', 'share', 'setup', 'applied', 'specialize', 'oobe', 'firstlogon', 'apps']), z.number().int().min(1).max(24 * 60))
+    .partialRecord(z.enum(['discovered', 'loader', 'winpe', 'share', 'setup', 'applied', 'specialize', 'oobe', 'firstlogon', 'apps']), z.number().int().min(1).max(24 * 60))
     .optional()
     .describe('minutes a machine may stay in a phase before it is marked stalled'),
 });

@@ -32,7 +32,7 @@ import { describeDeployment, Fleet, reportData } from '../fleet/fleet.ts';
 import { formatReport, morningReport } from '../fleet/report.ts';
 import { VERSION } from '../version.ts';
 import { sendWake } from '../fleet/wol.ts';
-import { INSTALLED_PHASES, isPhase, PHASE_ORDER } from '../fleet/model.ts';
+import { INSTALLED_PHASES, isPhase } from '../fleet/model.ts';
 import { loadOrCreateToken, maskAnswerFile, maskSecret } from '../fleet/secrets.ts';
 import { type DashboardServer, startDashboard } from '../net/http/dashboard.ts';
 import type { ServeConfig } from './config.ts';

@@ -10,7 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import type { MachineStatus } from '../fleet/machine.ts';
-import type { MachineState, Phase } from '../fleet/model.ts';
+import type { DeploymentView, MachineState, Phase } from '../fleet/model.ts';
 
 /** The `mac` of events about the whole fleet (the deployment, the schedule): no machine's. */
 export const FLEET = '*';
@@ -61,19 +61,8 @@ export interface NewEvent {
   detail?: string | undefined;
 }
 
-export interface DeploymentRecord {
-  id: number;
-  name: string;
-  window: string | null;
-  cap: number | null;
-  machines: string[];
-  group: string | null;
-  wake: boolean;
-  state: 'planned' | 'running' | 'stopped' | 'finished';
-  createdAt: number;
-  startedAt: number | null;
-  stoppedAt: number | null;
-}
+/** A deployment as stored: the view without what the clock and the fleet add. */
+export type DeploymentRecord = Omit<DeploymentView, 'inWindow' | 'installing'>;
 
 export interface LeaseRecord {
   mac: string;
