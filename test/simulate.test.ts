@@ -26,6 +26,7 @@ import { SIM_STATES } from '../src/simulate/machine.ts';
 import { firmwareFor, macsFromPrefix, parseMacList } from '../src/simulate/simulator.ts';
 import { FAILURES, PHASE_TIMINGS, REPORTED_PHASES, machineTimings } from '../src/simulate/timings.ts';
 import { parseMagicPacket } from '../src/fleet/wol.ts';
+import { Store } from '../src/store/store.ts';
 import { buildWindowsIso, type WindowsMedia } from './helpers/media.ts';
 import { Lab, type LabHost, canUseNetns, waitForOutput } from './helpers/netns.ts';
 import { WIN7_PROFILE } from './helpers/serve.ts';
@@ -467,6 +468,17 @@ describe('simulate: full DHCP mode and Wake-on-LAN', { skip: !root && 'needs roo
     assert.equal(stateOf(recs.get(macs[1]!)), 'done');
     assert.equal(recs.has(macs[0]!), false);
     assert.equal(recs.has(macs[2]!), false);
+    // The lease is in the records, beside the machine.
+    const store = Store.open(join(data, 'overnight.sqlite'));
+    try {
+      assert.deepEqual(
+        store.leases().map((l) => l.mac),
+        [macs[1]],
+      );
+      assert.match(store.leases()[0]!.ip, /^10\.99\.0\.1\d\d$/);
+    } finally {
+      store.close();
+    }
   });
 });
 

@@ -121,6 +121,8 @@ interface LoadedProfile {
 }
 
 const REPORT_SHARE = 'overnight-report$';
+/** The share of the media written when Samba starts (the rest is written while it starts). */
+const SAMBA_AT = 0.9;
 /** Machine plans kept rendered: more than boot at one moment on a segment. */
 const PLAN_CACHE = 64;
 
@@ -177,10 +179,29 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
       extraction.abort();
       await Promise.allSettled(prepared.map((m) => m.extracted));
     });
+    // Samba starts while the last part of the media is written (see below): how far each is.
+    const written = c.media.map(() => 0);
+    let nearlyWritten: () => void = () => {};
+    const nearly = new Promise<void>((r) => (nearlyWritten = r));
+    const progressed = (i: number, fraction: number) => {
+      written[i] = fraction;
+      if (written.every((f) => f >= SAMBA_AT)) nearlyWritten();
+    };
     for (const [i, m] of c.media.entries()) {
       o.signal?.throwIfAborted();
       o.onProgress?.(`media ${mediaIds[i]}: ${m.iso}`);
-      prepared.push(await prepareMedia({ id: mediaIds[i]!, iso: m.iso, mediaDir, onProgress: (p) => o.onProgress?.(`extracting ${mediaIds[i]}`, p), signal: extraction.signal }));
+      const pm = await prepareMedia({
+        id: mediaIds[i]!,
+        iso: m.iso,
+        mediaDir,
+        onProgress: (p) => {
+          progressed(i, p.bytesTotal ? p.bytesDone / p.bytesTotal : 1);
+          o.onProgress?.(`extracting ${mediaIds[i]}`, p);
+        },
+        signal: extraction.signal,
+      });
+      void pm.extracted.then(() => progressed(i, 1), () => {});
+      prepared.push(pm);
     }
 
     // Every profile is rendered for both firmware kinds and linted against its media now: a
@@ -380,70 +401,8 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     });
     closers.push(() => servers.close());
 
-    // Samba, then DHCP (which sends machines here), start once the share holds every file. Samba
-    // is not started beside the extraction: from a cold disk, loading its programs slows the
-    // extraction by more than it saves.
-    await Promise.all(prepared.map((m) => m.extracted));
-    o.signal?.throwIfAborted();
-    if (managed) for (const m of prepared) checkReadable(m.shareDir!);
-    if (c.share.mode === 'managed') {
-      credentials = await loadOrCreateCredentials(join(o.dataDir, 'samba'));
-      await mkdir(reportsDir, { recursive: true });
-      protocol = lowestProtocol(prepared.map((m) => minProtocolFor(m.release)));
-      samba = await startSamba({
-        stateDir: join(o.dataDir, 'samba'),
-        port: c.share.port,
-        addresses: [iface.name],
-        minProtocol: protocol,
-        shares: [...prepared.map((m) => ({ name: m.id, path: m.shareDir!, comment: `${m.report.release} ${m.arch} (overnight)` })), { name: REPORT_SHARE, path: reportsDir, comment: 'overnight: progress reports', writable: true }],
-        credentials,
-        events: (e) => {
-          emit(e);
-          const mac = e.type === 'share.connect' ? addressOf.get(e.client) : undefined;
-          if (e.type === 'share.connect' && mac) fleet.note(mac, 'smb', `connected to \\\\${serverIp}\\${e.share} from ${e.client}`);
-        },
-        smbd: c.share.smbd,
-      });
-      closers.push(() => samba!.close());
-      for (const m of prepared) uncs.set(m.id, `\\\\${serverIp}\\${m.id}`);
-      reportUnc = `\\\\${serverIp}\\${REPORT_SHARE}`;
-    } else {
-      // An existing share holds the extracted media.
-      uncs.set(prepared[0]!.id, c.share.unc);
-      credentials = { user: c.share.user!, password: c.share.password! };
-    }
-
-    mediaReady = true;
-    if (c.dhcp.mode !== 'off') {
-      const dhcp = await startDhcpServer({
-        events: onNet,
-        mode: c.dhcp.mode,
-        interface: iface.name,
-        policy: ipxePolicy({ httpPort, loaders: loaders.ipxe, chainloadIpxe: c.chainloadIpxe, allow }),
-        pool,
-        leasesFile: pool ? join(o.dataDir, 'leases.sqlite') : undefined,
-        probeMs: o.dhcpProbeMs,
-        onMalformed: (err, from) => note(`ignored a bad DHCP packet from ${from}: ${err.message}`),
-      });
-      closers.push(() => dhcp.close());
-    }
-
-    // WinPE reports arrive as files in the report share; each becomes a record, then goes.
-    let watcher: ReportWatcher | undefined;
-    if (managed) {
-      watcher = startReportWatcher({
-        dir: reportsDir,
-        logsDir: join(o.dataDir, 'logs'),
-        onReport: (r) => {
-          const refused = report(r.mac, r.phase, r.reason ?? '');
-          if (refused) note(`report file ${r.file} ignored: ${refused}`);
-        },
-        onJunk: (file, why) => note(`report share: removed ${file}: ${why}`),
-      });
-      closers.push(() => watcher!.close());
-    }
-
-    // ---- the dashboard and its API (this host only unless configured otherwise)
+    // ---- the dashboard and its API (this host only unless configured otherwise), while the
+    // media are written
     let dashboard: ServeDashboard | undefined;
     if (c.dashboard.enabled) {
       const t = await loadOrCreateToken(o.dataDir);
@@ -484,6 +443,74 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
       });
       closers.push(() => server.close());
       dashboard = { url: `${server.url}/#token=${t.token}`, token: t.token, tokenFile: t.file, created: t.created };
+    }
+
+    // Samba starts while the last tenth of the media is written, and DHCP (which sends machines
+    // here) once the share holds every file. Started beside the whole extraction, loading Samba's
+    // programs from a cold disk slowed the extraction by more than it saved; at the end, its
+    // 0.2 s of set-up hides behind the last files. No client is sent here before DHCP starts.
+    const extracted = Promise.all(prepared.map((m) => m.extracted));
+    await Promise.race([nearly, extracted]);
+    o.signal?.throwIfAborted();
+    if (managed) for (const m of prepared) checkReadable(m.shareDir!);
+    if (c.share.mode === 'managed') {
+      credentials = await loadOrCreateCredentials(join(o.dataDir, 'samba'));
+      await mkdir(reportsDir, { recursive: true });
+      protocol = lowestProtocol(prepared.map((m) => minProtocolFor(m.release)));
+      samba = await startSamba({
+        stateDir: join(o.dataDir, 'samba'),
+        port: c.share.port,
+        addresses: [iface.name],
+        minProtocol: protocol,
+        shares: [...prepared.map((m) => ({ name: m.id, path: m.shareDir!, comment: `${m.report.release} ${m.arch} (overnight)` })), { name: REPORT_SHARE, path: reportsDir, comment: 'overnight: progress reports', writable: true }],
+        credentials,
+        events: (e) => {
+          emit(e);
+          const mac = e.type === 'share.connect' ? addressOf.get(e.client) : undefined;
+          if (e.type === 'share.connect' && mac) fleet.note(mac, 'smb', `connected to \\\\${serverIp}\\${e.share} from ${e.client}`);
+        },
+        smbd: c.share.smbd,
+      });
+      closers.push(() => samba!.close());
+      for (const m of prepared) uncs.set(m.id, `\\\\${serverIp}\\${m.id}`);
+      reportUnc = `\\\\${serverIp}\\${REPORT_SHARE}`;
+    } else {
+      // An existing share holds the extracted media.
+      uncs.set(prepared[0]!.id, c.share.unc);
+      credentials = { user: c.share.user!, password: c.share.password! };
+    }
+
+    await extracted;
+    o.signal?.throwIfAborted();
+    mediaReady = true;
+    if (c.dhcp.mode !== 'off') {
+      const dhcp = await startDhcpServer({
+        events: onNet,
+        mode: c.dhcp.mode,
+        interface: iface.name,
+        policy: ipxePolicy({ httpPort, loaders: loaders.ipxe, chainloadIpxe: c.chainloadIpxe, allow }),
+        pool,
+        // The leases live in the records (their lease table), beside the machines.
+        leasesFile: pool ? store.path : undefined,
+        probeMs: o.dhcpProbeMs,
+        onMalformed: (err, from) => note(`ignored a bad DHCP packet from ${from}: ${err.message}`),
+      });
+      closers.push(() => dhcp.close());
+    }
+
+    // WinPE reports arrive as files in the report share; each becomes a record, then goes.
+    let watcher: ReportWatcher | undefined;
+    if (managed) {
+      watcher = startReportWatcher({
+        dir: reportsDir,
+        logsDir: join(o.dataDir, 'logs'),
+        onReport: (r) => {
+          const refused = report(r.mac, r.phase, r.reason ?? '');
+          if (refused) note(`report file ${r.file} ignored: ${refused}`);
+        },
+        onJunk: (file, why) => note(`report share: removed ${file}: ${why}`),
+      });
+      closers.push(() => watcher!.close());
     }
 
     const summary: ServeSummary = {
