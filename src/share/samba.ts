@@ -9,6 +9,7 @@
 //  - samba-dcerpcd, which smbd starts on demand for RPC over named pipes (share enumeration),
 //    calls setsid itself and leaves the group: it is found through <state>/run/samba-dcerpcd.pid.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { constants, type FSWatcher, readFileSync, watch } from 'node:fs';
 import { access, chmod, chown, mkdir, open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { connect, createServer, isIP } from 'node:net';
@@ -407,16 +408,24 @@ class ConnectTail {
  * Sets the password of the share account in the private passdb (delete, then add). The entry gets
  * a fixed ordinary RID: pdbedit would otherwise give the guest account's name (nobody, by
  * default) the domain Guest RID 501, and a session as RID 501 carries BUILTIN\Guests.
+ *
+ * pdbedit takes up to a second a run on some hosts, in series with the start: a passdb that
+ * already holds this account with this password (a marker beside it records a hash of what was
+ * set) is left alone, and a new passdb needs no delete.
  */
-async function setPassword(pdbedit: string, conf: string, unixUser: string, password: string): Promise<void> {
-  await exec(pdbedit, ['-s', conf, '-x', '-u', unixUser]).catch(() => undefined);
+async function setPassword(pdbedit: string, conf: string, passdb: string, unixUser: string, password: string): Promise<void> {
+  const marker = `${passdb}.overnight`;
+  const want = createHash('sha256').update(`${unixUser}\n${SHARE_RID}\n${password}`).digest('hex');
+  const hasPassdb = await stat(passdb).then(() => true, () => false);
+  if (hasPassdb && (await readFile(marker, 'utf8').catch(() => '')).trim() === want) return;
+  if (hasPassdb) await exec(pdbedit, ['-s', conf, '-x', '-u', unixUser]).catch(() => undefined);
   const r = await exec(pdbedit, ['-s', conf, '-a', '-t', '-u', unixUser, '-U', String(SHARE_RID)], `${password}\n${password}\n`);
   if (r.code !== 0) {
     throw new ShareError('E_SMBD_START', `pdbedit could not set the share password for ${unixUser}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' / ')}`, { unixUser, output: r.stdout + r.stderr });
   }
+  await writeFile(marker, `${want}\n`, { mode: 0o600 });
 }
 
-/** Writes the configuration, sets the password and starts smbd; resolves once it listens. */
 export async function startSamba(o: SambaOptions): Promise<SambaServer> {
   const emit = (e: ShareEvent) => {
     try {
@@ -477,7 +486,7 @@ export async function startSamba(o: SambaOptions): Promise<SambaServer> {
   await chmod(paths.hook, 0o755);
   await writeFile(paths.conf, smbConf(input), { mode: 0o644 });
   const hosts = hostsFor(o.addresses);
-  await Promise.all([setPassword(samba.pdbedit, paths.conf, unixUser, o.credentials.password), probePort(port, hosts)]);
+  await Promise.all([setPassword(samba.pdbedit, paths.conf, paths.passdb, unixUser, o.credentials.password), probePort(port, hosts)]);
 
   const tail = new ConnectTail(paths.connects, emit);
   await tail.start();
