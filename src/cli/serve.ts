@@ -273,7 +273,7 @@ export async function loadReportData(data: string | undefined): Promise<ReportDa
 }
 
 export function machinesCommand(io: Io): Command {
-  const machines = new Command('machines').description("the machines overnight serve has seen: list them, approve or deny unknown ones, install one again");
+  const machines = new Command('machines').description('the machines overnight serve knows: list them, their events, approve or deny unknown ones, install one again, mark one done, import and export the inventory');
   const open = (data: string | undefined) => {
     const dir = serveDataDir(data, undefined);
     const path = join(dir, 'overnight.sqlite');
