@@ -26,7 +26,7 @@ import { startDhcpServer } from '../net/dhcp/server.ts';
 import { type BootServers, startBootServers } from '../net/servers.ts';
 import { lowestProtocol, minProtocolFor, type SmbProtocol } from '../share/config.ts';
 import { loadOrCreateCredentials, type ShareCredentials } from '../share/credentials.ts';
-import { findSamba, type SambaServer, type ShareEvent, startSamba } from '../share/samba.ts';
+import { findSamba, type PreparedSamba, prepareSamba, type SambaServer, type ShareEvent } from '../share/samba.ts';
 import { Store, type UnknownPolicy } from '../store/store.ts';
 import { describeDeployment, Fleet, reportData } from '../fleet/fleet.ts';
 import { formatReport, morningReport } from '../fleet/report.ts';
@@ -244,6 +244,33 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     let reportUnc: string | undefined;
     let protocol: SmbProtocol | undefined;
     const reportsDir = join(o.dataDir, 'reports');
+    // Samba's set-up (smb.conf, the account in its passdb: pdbedit takes up to seconds on some
+    // hosts) runs while the media are written; smbd itself starts near the end (below).
+    let sambaSetUp: Promise<PreparedSamba> | undefined;
+    if (c.share.mode === 'managed') {
+      const share = c.share;
+      sambaSetUp = (async () => {
+        credentials = await loadOrCreateCredentials(join(o.dataDir, 'samba'));
+        await mkdir(reportsDir, { recursive: true });
+        protocol = lowestProtocol(prepared.map((m) => minProtocolFor(m.release)));
+        return prepareSamba({
+          stateDir: join(o.dataDir, 'samba'),
+          port: share.port,
+          addresses: [iface.name],
+          minProtocol: protocol,
+          shares: [...prepared.map((m) => ({ name: m.id, path: m.shareDir!, comment: `${m.report.release} ${m.arch} (overnight)` })), { name: REPORT_SHARE, path: reportsDir, comment: 'overnight: progress reports', writable: true }],
+          credentials,
+          events: (e) => {
+            emit(e);
+            const mac = e.type === 'share.connect' ? addressOf.get(e.client) : undefined;
+            if (e.type === 'share.connect' && mac) fleet.note(mac, 'smb', `connected to \\\\${serverIp}\\${e.share} from ${e.client}`);
+          },
+          smbd: share.smbd,
+        });
+      })();
+      // A set-up that fails (port 445 taken) ends the extraction now, not minutes later.
+      sambaSetUp.catch(() => extraction.abort());
+    }
 
     // ---- per-machine plans
     const httpPort = c.http.port;
@@ -450,31 +477,21 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     // programs from a cold disk slowed the extraction by more than it saved; at the end, its
     // 0.2 s of set-up hides behind the last files. No client is sent here before DHCP starts.
     const extracted = Promise.all(prepared.map((m) => m.extracted));
-    await Promise.race([nearly, extracted]);
+    try {
+      await Promise.race([nearly, extracted]);
+    } catch (e) {
+      // An extraction ended by Samba's failed set-up: that failure is the one to tell.
+      await sambaSetUp;
+      throw e;
+    }
     o.signal?.throwIfAborted();
     if (managed) for (const m of prepared) checkReadable(m.shareDir!);
-    if (c.share.mode === 'managed') {
-      credentials = await loadOrCreateCredentials(join(o.dataDir, 'samba'));
-      await mkdir(reportsDir, { recursive: true });
-      protocol = lowestProtocol(prepared.map((m) => minProtocolFor(m.release)));
-      samba = await startSamba({
-        stateDir: join(o.dataDir, 'samba'),
-        port: c.share.port,
-        addresses: [iface.name],
-        minProtocol: protocol,
-        shares: [...prepared.map((m) => ({ name: m.id, path: m.shareDir!, comment: `${m.report.release} ${m.arch} (overnight)` })), { name: REPORT_SHARE, path: reportsDir, comment: 'overnight: progress reports', writable: true }],
-        credentials,
-        events: (e) => {
-          emit(e);
-          const mac = e.type === 'share.connect' ? addressOf.get(e.client) : undefined;
-          if (e.type === 'share.connect' && mac) fleet.note(mac, 'smb', `connected to \\\\${serverIp}\\${e.share} from ${e.client}`);
-        },
-        smbd: c.share.smbd,
-      });
+    if (sambaSetUp) {
+      samba = await (await sambaSetUp).start();
       closers.push(() => samba!.close());
       for (const m of prepared) uncs.set(m.id, `\\\\${serverIp}\\${m.id}`);
       reportUnc = `\\\\${serverIp}\\${REPORT_SHARE}`;
-    } else {
+    } else if (c.share.mode === 'external') {
       // An existing share holds the extracted media.
       uncs.set(prepared[0]!.id, c.share.unc);
       credentials = { user: c.share.user!, password: c.share.password! };

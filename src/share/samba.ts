@@ -426,7 +426,22 @@ async function setPassword(pdbedit: string, conf: string, passdb: string, unixUs
   await writeFile(marker, `${want}\n`, { mode: 0o600 });
 }
 
+/** Sets the share up and starts smbd (prepareSamba, then start). */
 export async function startSamba(o: SambaOptions): Promise<SambaServer> {
+  return (await prepareSamba(o)).start();
+}
+
+export interface PreparedSamba {
+  /** Starts smbd on what prepareSamba set up, and supervises it. */
+  start(): Promise<SambaServer>;
+}
+
+/**
+ * Everything before smbd runs: the checks, the state folder, smb.conf, the account in the passdb,
+ * the port probe. A caller can do this while the media are still being written (pdbedit takes up
+ * to seconds on some hosts), and start smbd once they are.
+ */
+export async function prepareSamba(o: SambaOptions): Promise<PreparedSamba> {
   const emit = (e: ShareEvent) => {
     try {
       o.events?.(e);
@@ -488,169 +503,173 @@ export async function startSamba(o: SambaOptions): Promise<SambaServer> {
   const hosts = hostsFor(o.addresses);
   await Promise.all([setPassword(samba.pdbedit, paths.conf, paths.passdb, unixUser, o.credentials.password), probePort(port, hosts)]);
 
-  const tail = new ConnectTail(paths.connects, emit);
-  await tail.start();
-
-  const readyHost = hosts.find((h) => isIP(h) === 4) ?? hosts[0] ?? '127.0.0.1';
-  const startTimeout = o.startTimeoutMs ?? 15_000;
-  const logTail: string[] = [];
-  let child: ChildProcess | undefined;
-  let closing = false;
-  let restartTimer: NodeJS.Timeout | undefined;
-  let backoff = BACKOFF_MIN_MS;
-
-  const endStrays = async (pgid: number) => {
-    // The leader is gone; its forks (one smbd per client, notifyd, cleanupd) may not be.
-    signal(-pgid, 'SIGKILL');
-    await gone(-pgid, 2000);
-    await endPidFile(join(paths.pid, 'samba-dcerpcd.pid'), paths.conf);
-  };
-
-  // Starts smbd once and waits until it accepts connections; on failure nothing of it is left.
-  const launch = async (): Promise<ChildProcess> => {
-    const c = spawn(samba.smbd, ['--foreground', '--no-process-group', '--debug-stdout', '-s', paths.conf], {
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child = c;
-    let portTaken = false;
-    const onLine = (line: string) => {
-      if (line.trim() === '') return;
-      logTail.push(line);
-      if (logTail.length > LOG_KEEP) logTail.shift();
-      if (/Address already in use/i.test(line)) portTaken = true;
-      emit({ type: 'share.log', time: new Date(), line });
-    };
-    createInterface({ input: c.stdout! }).on('line', onLine);
-    createInterface({ input: c.stderr! }).on('line', onLine);
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-      c.once('exit', (code, sig) => resolve({ code, signal: sig }));
-      c.once('error', () => resolve({ code: null, signal: null }));
-    });
-    let ended = false;
-    void exited.then(() => (ended = true));
-    const pid = c.pid;
-    const lastLines = () => logTail.slice(-20);
-    const fail = async (err: ShareError): Promise<never> => {
-      if (pid !== undefined) {
-        signal(-pid, 'SIGTERM');
-        const t = setTimeout(() => signal(-pid, 'SIGKILL'), 2000);
-        await exited;
-        clearTimeout(t);
-        await endStrays(pid);
-      }
-      throw err;
-    };
-    if (pid === undefined) {
-      await exited;
-      throw new ShareError('E_SMBD_START', `could not start ${samba.smbd}`, { smbd: samba.smbd });
-    }
-    const deadline = Date.now() + startTimeout;
-    for (;;) {
-      if (ended) {
-        const x = await exited;
-        await endStrays(pid);
-        if (portTaken) throw portInUse(port);
-        throw new ShareError('E_SMBD_START', `smbd exited at start (${x.signal ?? `code ${x.code}`}); its last lines:\n${lastLines().join('\n')}`, { lines: lastLines(), code: x.code, signal: x.signal });
-      }
-      if (portTaken) return fail(portInUse(port));
-      if (await canConnect(readyHost, port)) break;
-      if (Date.now() > deadline) {
-        return fail(new ShareError('E_SMBD_START', `smbd did not listen on port ${port} within ${startTimeout >= 1000 ? `${Math.round(startTimeout / 1000)} s` : `${startTimeout} ms`}; its last lines:\n${lastLines().join('\n')}`, { lines: lastLines(), port }));
-      }
-      await sleep(25);
-    }
-    return c;
-  };
-
-  const supervise = (c: ChildProcess) => {
-    const startedAt = Date.now();
-    const pid = c.pid!;
-    emit({ type: 'share.start', time: new Date(), pid, port });
-    c.once('exit', (code, sig) => {
-      if (child === c) child = undefined;
-      if (closing) return;
-      emit({ type: 'share.exit', time: new Date(), pid, code, signal: sig, restarting: true });
-      if (Date.now() - startedAt >= BACKOFF_RESET_MS) backoff = BACKOFF_MIN_MS;
-      void endStrays(pid).then(() => scheduleRestart());
-    });
-  };
-
-  const scheduleRestart = () => {
-    if (closing) return;
-    const delay = backoff;
-    backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
-    emit({ type: 'share.log', time: new Date(), line: `overnight: restarting smbd in ${delay / 1000} s` });
-    restartTimer = setTimeout(() => {
-      restartTimer = undefined;
-      if (closing) return;
-      launch().then(
-        (c) => {
-          if (closing) return void signal(-c.pid!, 'SIGTERM');
-          supervise(c);
-        },
-        (e: Error) => {
-          emit({ type: 'share.log', time: new Date(), line: `overnight: smbd restart failed: ${e.message.split('\n')[0]}` });
-          scheduleRestart();
-        },
-      );
-    }, delay);
-  };
-
-  // If this process ends without close(), smbd must not outlive it holding the port (and a later
-  // start ends whatever survives through the pid files).
-  const onProcessExit = () => {
-    if (child?.pid !== undefined) signal(-child.pid, 'SIGTERM');
-    try {
-      const pid = Number(readFileSync(join(paths.pid, 'samba-dcerpcd.pid'), 'utf8').trim());
-      if (pid > 1 && readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(`--configfile=${paths.conf}`)) signal(-pid, 'SIGTERM');
-    } catch {
-      // no samba-dcerpcd of ours
-    }
-  };
-  process.once('exit', onProcessExit);
-
-  let first: ChildProcess;
-  try {
-    first = await launch();
-  } catch (e) {
-    process.off('exit', onProcessExit);
-    await tail.close();
-    throw e;
-  }
-  supervise(first);
-
-  let closed: Promise<void> | undefined;
-  const close = () =>
-    (closed ??= (async () => {
-      closing = true;
-      clearTimeout(restartTimer);
-      const c = child;
-      if (c?.pid !== undefined && c.exitCode === null && c.signalCode === null) {
-        const pid = c.pid;
-        const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => c.once('exit', (code, sig) => r({ code, signal: sig })));
-        signal(-pid, 'SIGTERM');
-        const t = setTimeout(() => signal(-pid, 'SIGKILL'), KILL_AFTER_MS);
-        const x = await exited;
-        clearTimeout(t);
-        emit({ type: 'share.exit', time: new Date(), pid, code: x.code, signal: x.signal, restarting: false });
-        // SIGTERM reaches the whole group at once; stragglers get SIGKILL.
-        if (!(await gone(-pid, 2000))) signal(-pid, 'SIGKILL');
-        await gone(-pid, 2000);
-      }
-      await endPidFile(join(paths.pid, 'samba-dcerpcd.pid'), paths.conf);
-      process.off('exit', onProcessExit);
-      await tail.close();
-    })());
-
   return {
-    port,
-    get pid() {
-      return child?.pid;
+    start: async (): Promise<SambaServer> => {
+      const tail = new ConnectTail(paths.connects, emit);
+      await tail.start();
+
+      const readyHost = hosts.find((h) => isIP(h) === 4) ?? hosts[0] ?? '127.0.0.1';
+      const startTimeout = o.startTimeoutMs ?? 15_000;
+      const logTail: string[] = [];
+      let child: ChildProcess | undefined;
+      let closing = false;
+      let restartTimer: NodeJS.Timeout | undefined;
+      let backoff = BACKOFF_MIN_MS;
+
+      const endStrays = async (pgid: number) => {
+        // The leader is gone; its forks (one smbd per client, notifyd, cleanupd) may not be.
+        signal(-pgid, 'SIGKILL');
+        await gone(-pgid, 2000);
+        await endPidFile(join(paths.pid, 'samba-dcerpcd.pid'), paths.conf);
+      };
+
+      // Starts smbd once and waits until it accepts connections; on failure nothing of it is left.
+      const launch = async (): Promise<ChildProcess> => {
+        const c = spawn(samba.smbd, ['--foreground', '--no-process-group', '--debug-stdout', '-s', paths.conf], {
+          detached: true,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        child = c;
+        let portTaken = false;
+        const onLine = (line: string) => {
+          if (line.trim() === '') return;
+          logTail.push(line);
+          if (logTail.length > LOG_KEEP) logTail.shift();
+          if (/Address already in use/i.test(line)) portTaken = true;
+          emit({ type: 'share.log', time: new Date(), line });
+        };
+        createInterface({ input: c.stdout! }).on('line', onLine);
+        createInterface({ input: c.stderr! }).on('line', onLine);
+        const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+          c.once('exit', (code, sig) => resolve({ code, signal: sig }));
+          c.once('error', () => resolve({ code: null, signal: null }));
+        });
+        let ended = false;
+        void exited.then(() => (ended = true));
+        const pid = c.pid;
+        const lastLines = () => logTail.slice(-20);
+        const fail = async (err: ShareError): Promise<never> => {
+          if (pid !== undefined) {
+            signal(-pid, 'SIGTERM');
+            const t = setTimeout(() => signal(-pid, 'SIGKILL'), 2000);
+            await exited;
+            clearTimeout(t);
+            await endStrays(pid);
+          }
+          throw err;
+        };
+        if (pid === undefined) {
+          await exited;
+          throw new ShareError('E_SMBD_START', `could not start ${samba.smbd}`, { smbd: samba.smbd });
+        }
+        const deadline = Date.now() + startTimeout;
+        for (;;) {
+          if (ended) {
+            const x = await exited;
+            await endStrays(pid);
+            if (portTaken) throw portInUse(port);
+            throw new ShareError('E_SMBD_START', `smbd exited at start (${x.signal ?? `code ${x.code}`}); its last lines:\n${lastLines().join('\n')}`, { lines: lastLines(), code: x.code, signal: x.signal });
+          }
+          if (portTaken) return fail(portInUse(port));
+          if (await canConnect(readyHost, port)) break;
+          if (Date.now() > deadline) {
+            return fail(new ShareError('E_SMBD_START', `smbd did not listen on port ${port} within ${startTimeout >= 1000 ? `${Math.round(startTimeout / 1000)} s` : `${startTimeout} ms`}; its last lines:\n${lastLines().join('\n')}`, { lines: lastLines(), port }));
+          }
+          await sleep(25);
+        }
+        return c;
+      };
+
+      const supervise = (c: ChildProcess) => {
+        const startedAt = Date.now();
+        const pid = c.pid!;
+        emit({ type: 'share.start', time: new Date(), pid, port });
+        c.once('exit', (code, sig) => {
+          if (child === c) child = undefined;
+          if (closing) return;
+          emit({ type: 'share.exit', time: new Date(), pid, code, signal: sig, restarting: true });
+          if (Date.now() - startedAt >= BACKOFF_RESET_MS) backoff = BACKOFF_MIN_MS;
+          void endStrays(pid).then(() => scheduleRestart());
+        });
+      };
+
+      const scheduleRestart = () => {
+        if (closing) return;
+        const delay = backoff;
+        backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
+        emit({ type: 'share.log', time: new Date(), line: `overnight: restarting smbd in ${delay / 1000} s` });
+        restartTimer = setTimeout(() => {
+          restartTimer = undefined;
+          if (closing) return;
+          launch().then(
+            (c) => {
+              if (closing) return void signal(-c.pid!, 'SIGTERM');
+              supervise(c);
+            },
+            (e: Error) => {
+              emit({ type: 'share.log', time: new Date(), line: `overnight: smbd restart failed: ${e.message.split('\n')[0]}` });
+              scheduleRestart();
+            },
+          );
+        }, delay);
+      };
+
+      // If this process ends without close(), smbd must not outlive it holding the port (and a later
+      // start ends whatever survives through the pid files).
+      const onProcessExit = () => {
+        if (child?.pid !== undefined) signal(-child.pid, 'SIGTERM');
+        try {
+          const pid = Number(readFileSync(join(paths.pid, 'samba-dcerpcd.pid'), 'utf8').trim());
+          if (pid > 1 && readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(`--configfile=${paths.conf}`)) signal(-pid, 'SIGTERM');
+        } catch {
+          // no samba-dcerpcd of ours
+        }
+      };
+      process.once('exit', onProcessExit);
+
+      let first: ChildProcess;
+      try {
+        first = await launch();
+      } catch (e) {
+        process.off('exit', onProcessExit);
+        await tail.close();
+        throw e;
+      }
+      supervise(first);
+
+      let closed: Promise<void> | undefined;
+      const close = () =>
+        (closed ??= (async () => {
+          closing = true;
+          clearTimeout(restartTimer);
+          const c = child;
+          if (c?.pid !== undefined && c.exitCode === null && c.signalCode === null) {
+            const pid = c.pid;
+            const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => c.once('exit', (code, sig) => r({ code, signal: sig })));
+            signal(-pid, 'SIGTERM');
+            const t = setTimeout(() => signal(-pid, 'SIGKILL'), KILL_AFTER_MS);
+            const x = await exited;
+            clearTimeout(t);
+            emit({ type: 'share.exit', time: new Date(), pid, code: x.code, signal: x.signal, restarting: false });
+            // SIGTERM reaches the whole group at once; stragglers get SIGKILL.
+            if (!(await gone(-pid, 2000))) signal(-pid, 'SIGKILL');
+            await gone(-pid, 2000);
+          }
+          await endPidFile(join(paths.pid, 'samba-dcerpcd.pid'), paths.conf);
+          process.off('exit', onProcessExit);
+          await tail.close();
+        })());
+
+      return {
+        port,
+        get pid() {
+          return child?.pid;
+        },
+        confPath: paths.conf,
+        version: samba.version,
+        unc: (share: string, host: string) => `\\\\${host}\\${share}`,
+        close,
+      };
     },
-    confPath: paths.conf,
-    version: samba.version,
-    unc: (share: string, host: string) => `\\\\${host}\\${share}`,
-    close,
   };
 }
