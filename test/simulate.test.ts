@@ -10,7 +10,7 @@
 //   packet for one of them, sent from the server's namespace, and then exactly that one installs.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { fakeWimboot } from './helpers/fleet-lab.ts';
+import { serveFixture } from './helpers/fleet-lab.ts';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -27,9 +27,7 @@ import { firmwareFor, macsFromPrefix, parseMacList } from '../src/simulate/simul
 import { FAILURES, PHASE_TIMINGS, REPORTED_PHASES, machineTimings } from '../src/simulate/timings.ts';
 import { parseMagicPacket } from '../src/fleet/wol.ts';
 import { Store } from '../src/store/store.ts';
-import { buildWindowsIso, type WindowsMedia } from './helpers/media.ts';
 import { Lab, type LabHost, canUseNetns, waitForOutput } from './helpers/netns.ts';
-import { WIN7_PROFILE } from './helpers/serve.ts';
 import { tempDir } from './helpers/tools.ts';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'overnight.js');
@@ -284,7 +282,6 @@ const reasonOf = (m: Record_ | undefined) => (typeof m?.failure === 'string' ? m
 
 describe('simulate against overnight serve (ProxyDHCP beside a site DHCP server)', { skip: !root && 'needs root for network namespaces', concurrency: false }, () => {
   let tmp: { dir: string; cleanup: () => Promise<void> };
-  let win7: WindowsMedia;
   let lab: Lab | undefined;
   let sim: LabHost;
   let serve: { child: ChildProcess; log: { text: string } } | undefined;
@@ -295,12 +292,7 @@ describe('simulate against overnight serve (ProxyDHCP beside a site DHCP server)
     tmp = await tempDir('overnight-simulate-');
     // Samba serves the share as an unprivileged account: it must be able to reach the data folder.
     await chmod(tmp.dir, 0o755);
-    win7 = await buildWindowsIso(join(tmp.dir, 'iso'), '7-x64');
-    const profile = join(tmp.dir, 'profile.yaml');
-    await writeFile(profile, WIN7_PROFILE);
-    const loaders = join(tmp.dir, 'loaders');
-    await mkdir(loaders);
-    await writeFile(join(loaders, 'wimboot'), fakeWimboot());
+    const { iso, profile, loaders } = await serveFixture(tmp.dir);
     data = join(tmp.dir, 'data');
 
     lab = await Lab.create('sim');
@@ -312,7 +304,7 @@ describe('simulate against overnight serve (ProxyDHCP beside a site DHCP server)
     await waitForOutput(dnsmasq, /DHCP, IP range/, 10_000);
     dnsmasq.stdout!.resume();
     dnsmasq.stderr!.resume();
-    serve = await startServe(lab, srv.ns, ['--iso', win7.iso, '--profile', profile, '--interface', 'eth0', '--data', data, '--loaders', loaders, '--http-port', '8080']);
+    serve = await startServe(lab, srv.ns, ['--iso', iso, '--profile', profile, '--interface', 'eth0', '--data', data, '--loaders', loaders, '--http-port', '8080']);
   });
 
   after(async () => {
@@ -415,17 +407,12 @@ describe('simulate: full DHCP mode and Wake-on-LAN', { skip: !root && 'needs roo
   before(async () => {
     tmp = await tempDir('overnight-simulate-wol-');
     await chmod(tmp.dir, 0o755);
-    const win7 = await buildWindowsIso(join(tmp.dir, 'iso'), '7-x64');
-    const profile = join(tmp.dir, 'profile.yaml');
-    await writeFile(profile, WIN7_PROFILE);
-    const loaders = join(tmp.dir, 'loaders');
-    await mkdir(loaders);
-    await writeFile(join(loaders, 'wimboot'), fakeWimboot());
+    const { iso, profile, loaders } = await serveFixture(tmp.dir);
     data = join(tmp.dir, 'data');
     lab = await Lab.create('simw');
     srv = await lab.addHost('srv', '10.99.0.1/24');
     sim = await lab.addHost('sim', '10.99.0.50/24');
-    serve = await startServe(lab, srv.ns, ['--iso', win7.iso, '--profile', profile, '--interface', 'eth0', '--data', data, '--loaders', loaders, '--http-port', '8080', '--dhcp', 'full', '--pool', '10.99.0.100-10.99.0.150']);
+    serve = await startServe(lab, srv.ns, ['--iso', iso, '--profile', profile, '--interface', 'eth0', '--data', data, '--loaders', loaders, '--http-port', '8080', '--dhcp', 'full', '--pool', '10.99.0.100-10.99.0.150']);
   });
 
   after(async () => {

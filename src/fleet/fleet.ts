@@ -34,7 +34,7 @@ export interface BootDecision {
   reason?: string;
 }
 
-const toEventView = (e: EventRecord): EventView => ({ id: e.id, time: e.time.getTime(), mac: e.mac, phase: e.phase, source: e.source, detail: e.detail ?? null });
+export const toEventView = (e: EventRecord): EventView => ({ id: e.id, time: e.time.getTime(), mac: e.mac, phase: e.phase, source: e.source, detail: e.detail ?? null });
 
 export function machineView(m: MachineRecord): MachineView {
   const s = m.status;
@@ -176,8 +176,9 @@ export class Fleet {
     const m = this.store.seen(mac, fields, new Date(this.#now()));
     const v = machineView(m);
     this.#views.set(mac, v);
-    // lastSeen alone changes on every request: not worth a message.
-    if (!before || JSON.stringify({ ...before, lastSeen: 0 }) !== JSON.stringify({ ...v, lastSeen: 0 })) this.#emit({ type: 'machine', machine: v });
+    // lastSeen alone changes on every request: a message only when a field given is new.
+    const was = before as unknown as Record<string, unknown> | undefined;
+    if (!was || Object.entries(fields).some(([k, x]) => x !== undefined && (k === 'overrides' || was[k] !== x))) this.#emit({ type: 'machine', machine: v });
     return v;
   }
 

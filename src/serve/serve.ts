@@ -322,8 +322,7 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     };
 
     const planFor = (mac: string, firmware: 'bios' | 'uefi', loaderFirmware: LoaderFirmware): MachinePlan => {
-      const all = store.machines();
-      const rec = all.find((m) => m.mac === mac);
+      const rec = store.machine(mac);
       const inv = rec?.known ? rec : undefined;
       const lp = loaded.find((p) => p.name === (inv?.profile ?? unknownProfile));
       if (!lp) throw new ServeError('E_INVENTORY', `its profile "${inv?.profile}" is not one of ${loaded.map((p) => p.name).join(', ')}`, { mac });
@@ -331,8 +330,7 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
       if (!media) throw new ServeError('E_INVENTORY', `its media "${inv?.media}" is not one of ${prepared.map((m) => m.id).join(', ')}`, { mac });
       // Machines are numbered in the order they entered the records: the inventory first, then
       // unknown machines in the order they were first seen.
-      const known = all.filter((m) => m.known);
-      const n = inv ? known.indexOf(inv) + 1 : known.length + 1 + all.filter((m) => !m.known).findIndex((m) => m.mac === mac);
+      const n = store.machineNumber(mac) ?? 1;
       const { xml, profile } = renderFor(lp, media, firmware, mac, inv, n);
       const unc = uncs.get(media.id)!;
       const plan = winpePlan({

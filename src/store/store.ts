@@ -81,6 +81,8 @@ export interface FleetStore {
   /** Creates or updates a machine's identity; fields given are set, the rest kept. */
   seen(mac: string, fields?: IdentityFields, time?: Date): MachineRecord;
   setApproval(mac: string, approval: 'approved' | 'denied' | 'pending'): MachineRecord;
+  /** A machine's number (1-based): the inventory's in order, then unknown machines as first seen. */
+  machineNumber(mac: string): number | undefined;
   /**
    * Runs `change` on the machine's current record inside one write transaction: the new status it
    * returns and its events are written together, or nothing is.
@@ -364,6 +366,15 @@ export class Store implements FleetStore {
         t,
       });
     return this.machine(mac)!;
+  }
+
+  machineNumber(mac: string): number | undefined {
+    const r = this.#sql(
+      `SELECT CASE WHEN m.known = 1 THEN (SELECT COUNT(*) FROM machines k WHERE k.known = 1 AND k.rowid <= m.rowid)
+         ELSE (SELECT COUNT(*) FROM machines k WHERE k.known = 1) + (SELECT COUNT(*) FROM machines u WHERE u.known = 0 AND u.rowid <= m.rowid) END AS n
+       FROM machines m WHERE m.mac = ?`,
+    ).get(mac) as { n: number } | undefined;
+    return r?.n;
   }
 
   setApproval(mac: string, approval: 'approved' | 'denied' | 'pending'): MachineRecord {

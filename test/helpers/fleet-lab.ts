@@ -51,6 +51,20 @@ export function fakeWimboot(size = 4096): Buffer {
   return b;
 }
 
+/**
+ * What serve needs in a lab, under `dir`: a Windows 7 SP1 x64-like ISO, the test profile, and a
+ * loaders folder whose wimboot is wimboot-shaped (Debian's ipxe package gives the rest).
+ */
+export async function serveFixture(dir: string): Promise<{ iso: string; profile: string; loaders: string }> {
+  const win7 = await buildWindowsIso(join(dir, 'iso'), '7-x64');
+  const profile = join(dir, 'lab.yaml');
+  await writeFile(profile, WIN7_PROFILE);
+  const loaders = join(dir, 'loaders');
+  await mkdir(loaders);
+  await writeFile(join(loaders, 'wimboot'), fakeWimboot(60 * 1024));
+  return { iso: win7.iso, profile, loaders };
+}
+
 /** n MACs of the simulator's default form (02:00:5e and a counter from 1). */
 export function simulatedMacs(n: number): string[] {
   return Array.from({ length: n }, (_, i) => {
@@ -69,12 +83,7 @@ export async function startFleetLab(o: { tag: string; subnet: string; serveArgs?
   let lab: Lab | undefined;
   try {
     await chmod(tmp.dir, 0o755);
-    const win7 = await buildWindowsIso(join(tmp.dir, 'iso'), '7-x64');
-    const profile = join(tmp.dir, 'lab.yaml');
-    await writeFile(profile, WIN7_PROFILE);
-    const loaders = join(tmp.dir, 'loaders');
-    await mkdir(loaders);
-    await writeFile(join(loaders, 'wimboot'), fakeWimboot(60 * 1024));
+    const { iso, profile, loaders } = await serveFixture(tmp.dir);
     const extra: string[] = [];
     if (o.inventory) {
       const inv = join(tmp.dir, 'machines.csv');
@@ -86,7 +95,7 @@ export async function startFleetLab(o: { tag: string; subnet: string; serveArgs?
     const srv = await lab.addHost('srv', `${serverIp}/24`);
     const sim = await lab.addHost('sim', `${o.subnet}.250/24`);
     const data = join(tmp.dir, 'data');
-    const serve = lab.spawn(srv.ns, bin, ['serve', '--iso', win7.iso, '--profile', profile, '--interface', 'eth0', '--data', data, '--loaders', loaders, '--http-port', '8080', '--json', ...extra, ...(o.serveArgs ?? [])]);
+    const serve = lab.spawn(srv.ns, bin, ['serve', '--iso', iso, '--profile', profile, '--interface', 'eth0', '--data', data, '--loaders', loaders, '--http-port', '8080', '--json', ...extra, ...(o.serveArgs ?? [])]);
     let log = '';
     serve.stdout!.on('data', (b: Buffer) => (log += b.toString('utf8')));
     serve.stderr!.on('data', (b: Buffer) => (log += b.toString('utf8')));

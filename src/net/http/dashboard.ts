@@ -12,7 +12,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import { extname, join } from 'node:path';
 import { z } from 'zod';
-import type { Fleet, FleetChange } from '../../fleet/fleet.ts';
+import { type Fleet, type FleetChange, toEventView } from '../../fleet/fleet.ts';
 import type { MachineView } from '../../fleet/model.ts';
 import { parseWindow } from '../../fleet/schedule.ts';
 import { HttpError } from './errors.ts';
@@ -189,7 +189,7 @@ export async function startDashboard(o: DashboardOptions): Promise<DashboardServ
       case 'GET machines/:mac':
         return json(res, known(macParam(parts[1]!)));
       case 'GET machines/:mac/events':
-        return json(res, fleet.store.events({ mac: known(macParam(parts[1]!)).mac }).map((e) => ({ id: e.id, time: e.time.getTime(), mac: e.mac, phase: e.phase, source: e.source, detail: e.detail ?? null })));
+        return json(res, fleet.store.events({ mac: known(macParam(parts[1]!)).mac }).map(toEventView));
       case 'GET machines/:mac/answer': {
         const xml = api.answer(known(macParam(parts[1]!)).mac);
         if (xml === undefined) throw new HttpError(404, 'no answer file for this machine yet: it is rendered when the machine first boots from the network');
@@ -211,7 +211,7 @@ export async function startDashboard(o: DashboardOptions): Promise<DashboardServ
         };
         const m = mac === null ? undefined : normaliseMac(mac);
         if (mac !== null && !m) throw new HttpError(400, `not a MAC address: ${JSON.stringify(mac)}`);
-        return json(res, fleet.store.events({ mac: m, after: num(after, 'after'), limit: Math.min(num(limit, 'limit') ?? 10000, 10000) }).map((e) => ({ id: e.id, time: e.time.getTime(), mac: e.mac, phase: e.phase, source: e.source, detail: e.detail ?? null })));
+        return json(res, fleet.store.events({ mac: m, after: num(after, 'after'), limit: Math.min(num(limit, 'limit') ?? 10000, 10000) }).map(toEventView));
       }
       case 'GET deployment':
         return json(res, fleet.deployment());
