@@ -121,8 +121,6 @@ interface LoadedProfile {
 }
 
 const REPORT_SHARE = 'overnight-report$';
-/** The share of the media written when Samba starts (the rest is written while it starts). */
-const SAMBA_AT = 0.9;
 /** Machine plans kept rendered: more than boot at one moment on a segment. */
 const PLAN_CACHE = 64;
 
@@ -161,9 +159,46 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     }
     // What the share needs is checked before gigabytes are extracted for it.
     if (c.share.mode === 'managed') {
-      await findSamba({ smbd: c.share.smbd });
       await mkdir(mediaDir!, { recursive: true });
       checkReadable(mediaDir!);
+    }
+
+    // ---- the share
+    // Samba is set up (the account in its passdb, the port probe) while the media are opened and
+    // identified, and smbd starts as soon as their folders are named, beside the extraction: on a
+    // host where Samba's programs take a second to start, that second hides behind the copy.
+    // No client is sent here before DHCP starts, and DHCP waits for the last file.
+    const serverIp = iface.address;
+    let credentials: ShareCredentials | undefined;
+    let samba: SambaServer | undefined;
+    const uncs = new Map<string, string>();
+    let reportUnc: string | undefined;
+    let protocol: SmbProtocol | undefined;
+    const reportsDir = join(o.dataDir, 'reports');
+    /** Connects Samba's hook reports; set once the records are open (smbd starts after that). */
+    let onShareConnect: (e: Extract<ShareEvent, { type: 'share.connect' }>) => void = () => {};
+    let sambaSetUp: Promise<PreparedSamba> | undefined;
+    if (c.share.mode === 'managed') {
+      const share = c.share;
+      // Samba's programs are looked for first (a missing smbd is told before any media is opened).
+      await findSamba({ smbd: share.smbd });
+      sambaSetUp = (async () => {
+        credentials = await loadOrCreateCredentials(join(o.dataDir, 'samba'));
+        await mkdir(reportsDir, { recursive: true });
+        return prepareSamba({
+          stateDir: join(o.dataDir, 'samba'),
+          port: share.port,
+          addresses: [iface.name],
+          credentials,
+          events: (e) => {
+            emit(e);
+            if (e.type === 'share.connect') onShareConnect(e);
+          },
+          smbd: share.smbd,
+        });
+      })();
+      // Settled by whoever awaits it; a failure also ends the extraction (below).
+      sambaSetUp.catch(() => {});
     }
     const prepared: PreparedMedia[] = [];
     closers.push(async () => {
@@ -179,14 +214,6 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
       extraction.abort();
       await Promise.allSettled(prepared.map((m) => m.extracted));
     });
-    // Samba starts while the last part of the media is written (see below): how far each is.
-    const written = c.media.map(() => 0);
-    let nearlyWritten: () => void = () => {};
-    const nearly = new Promise<void>((r) => (nearlyWritten = r));
-    const progressed = (i: number, fraction: number) => {
-      written[i] = fraction;
-      if (written.every((f) => f >= SAMBA_AT)) nearlyWritten();
-    };
     for (const [i, m] of c.media.entries()) {
       o.signal?.throwIfAborted();
       o.onProgress?.(`media ${mediaIds[i]}: ${m.iso}`);
@@ -194,14 +221,23 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
         id: mediaIds[i]!,
         iso: m.iso,
         mediaDir,
-        onProgress: (p) => {
-          progressed(i, p.bytesTotal ? p.bytesDone / p.bytesTotal : 1);
-          o.onProgress?.(`extracting ${mediaIds[i]}`, p);
-        },
+        onProgress: (p) => o.onProgress?.(`extracting ${mediaIds[i]}`, p),
         signal: extraction.signal,
       });
-      void pm.extracted.then(() => progressed(i, 1), () => {});
       prepared.push(pm);
+    }
+    // smbd starts now, on folders that are still filling (see "the share" above).
+    let sambaStarted: Promise<SambaServer> | undefined;
+    if (sambaSetUp) {
+      if (managed) for (const m of prepared) checkReadable(m.shareDir!);
+      protocol = lowestProtocol(prepared.map((m) => minProtocolFor(m.release)));
+      const shares = [...prepared.map((m) => ({ name: m.id, path: m.shareDir!, comment: `${m.report.release} ${m.arch} (overnight)` })), { name: REPORT_SHARE, path: reportsDir, comment: 'overnight: progress reports', writable: true }];
+      sambaStarted = sambaSetUp.then((p) => p.start({ minProtocol: protocol!, shares }));
+      // A share that cannot start (port 445 taken) ends the extraction now, not minutes later.
+      sambaStarted.catch(() => extraction.abort());
+      closers.push(async () => {
+        await (await sambaStarted!.catch(() => undefined))?.close();
+      });
     }
 
     // Every profile is rendered for both firmware kinds and linted against its media now: a
@@ -236,41 +272,10 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     /** Client address → MAC, from iPXE's requests: Samba's connect hook only knows the address. */
     const addressOf = new Map<string, string>();
 
-    // ---- the share (started once the media are extracted, below)
-    const serverIp = iface.address;
-    let credentials: ShareCredentials | undefined;
-    let samba: SambaServer | undefined;
-    const uncs = new Map<string, string>();
-    let reportUnc: string | undefined;
-    let protocol: SmbProtocol | undefined;
-    const reportsDir = join(o.dataDir, 'reports');
-    // Samba's set-up (smb.conf, the account in its passdb: pdbedit takes up to seconds on some
-    // hosts) runs while the media are written; smbd itself starts near the end (below).
-    let sambaSetUp: Promise<PreparedSamba> | undefined;
-    if (c.share.mode === 'managed') {
-      const share = c.share;
-      sambaSetUp = (async () => {
-        credentials = await loadOrCreateCredentials(join(o.dataDir, 'samba'));
-        await mkdir(reportsDir, { recursive: true });
-        protocol = lowestProtocol(prepared.map((m) => minProtocolFor(m.release)));
-        return prepareSamba({
-          stateDir: join(o.dataDir, 'samba'),
-          port: share.port,
-          addresses: [iface.name],
-          minProtocol: protocol,
-          shares: [...prepared.map((m) => ({ name: m.id, path: m.shareDir!, comment: `${m.report.release} ${m.arch} (overnight)` })), { name: REPORT_SHARE, path: reportsDir, comment: 'overnight: progress reports', writable: true }],
-          credentials,
-          events: (e) => {
-            emit(e);
-            const mac = e.type === 'share.connect' ? addressOf.get(e.client) : undefined;
-            if (e.type === 'share.connect' && mac) fleet.note(mac, 'smb', `connected to \\\\${serverIp}\\${e.share} from ${e.client}`);
-          },
-          smbd: share.smbd,
-        });
-      })();
-      // A set-up that fails (port 445 taken) ends the extraction now, not minutes later.
-      sambaSetUp.catch(() => extraction.abort());
-    }
+    onShareConnect = (e) => {
+      const mac = addressOf.get(e.client);
+      if (mac) fleet.note(mac, 'smb', `connected to \\\\${serverIp}\\${e.share} from ${e.client}`);
+    };
 
     // ---- per-machine plans
     const httpPort = c.http.port;
@@ -470,23 +475,17 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
       dashboard = { url: `${server.url}/#token=${t.token}`, token: t.token, tokenFile: t.file, created: t.created };
     }
 
-    // Samba starts while the last tenth of the media is written, and DHCP (which sends machines
-    // here) once the share holds every file. Started beside the whole extraction, loading Samba's
-    // programs from a cold disk slowed the extraction by more than it saved; at the end, its
-    // 0.2 s of set-up hides behind the last files. No client is sent here before DHCP starts.
-    const extracted = Promise.all(prepared.map((m) => m.extracted));
+    // DHCP, which sends machines here, starts once the share holds every file and smbd listens.
     try {
-      await Promise.race([nearly, extracted]);
+      await Promise.all(prepared.map((m) => m.extracted));
     } catch (e) {
-      // An extraction ended by Samba's failed set-up: that failure is the one to tell.
-      await sambaSetUp;
+      // An extraction ended by the share's failed start: that failure is the one to tell.
+      await sambaStarted;
       throw e;
     }
     o.signal?.throwIfAborted();
-    if (managed) for (const m of prepared) checkReadable(m.shareDir!);
-    if (sambaSetUp) {
-      samba = await (await sambaSetUp).start();
-      closers.push(() => samba!.close());
+    if (sambaStarted) {
+      samba = await sambaStarted;
       for (const m of prepared) uncs.set(m.id, `\\\\${serverIp}\\${m.id}`);
       reportUnc = `\\\\${serverIp}\\${REPORT_SHARE}`;
     } else if (c.share.mode === 'external') {
@@ -494,8 +493,6 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
       uncs.set(prepared[0]!.id, c.share.unc);
       credentials = { user: c.share.user!, password: c.share.password! };
     }
-
-    await extracted;
     o.signal?.throwIfAborted();
     mediaReady = true;
     if (c.dhcp.mode !== 'off') {

@@ -149,8 +149,17 @@ export function shellQuote(s: string): string {
   return `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
+/** smb.conf's input without its shares: what the [global] section is written from. */
+export type SmbGlobalsInput = Omit<SmbConfigInput, 'shares'>;
+
 /** Validates the whole input; smbConf calls it, and samba.ts calls it before touching anything. */
 export function checkConfigInput(i: SmbConfigInput): void {
+  checkGlobalsInput(i);
+  checkShares(i.shares);
+}
+
+/** Validates everything but the shares. */
+export function checkGlobalsInput(i: SmbGlobalsInput): void {
   checkPath('state folder', i.stateDir);
   checkPath('username map', i.usernameMapFile);
   checkPath('hook script', i.hookScript);
@@ -165,9 +174,13 @@ export function checkConfigInput(i: SmbConfigInput): void {
     if (!ADDRESS.test(a)) bad(`address or interface ${JSON.stringify(a)} is not allowed`, { address: a });
   }
   if (i.logLevel !== undefined && (!Number.isInteger(i.logLevel) || i.logLevel < 0 || i.logLevel > 10)) bad(`log level ${i.logLevel} is not 0-10`, { logLevel: i.logLevel });
-  if (i.shares.length === 0) bad('no share to serve', {});
+}
+
+/** Validates the share list: at least one, unique names, safe paths and comments. */
+export function checkShares(shares: readonly ShareSpec[]): void {
+  if (shares.length === 0) bad('no share to serve', {});
   const seen = new Set<string>();
-  for (const s of i.shares) {
+  for (const s of shares) {
     checkShareName(s.name);
     if (seen.has(s.name.toLowerCase())) bad(`share ${s.name} is listed twice`, { share: s.name });
     seen.add(s.name.toLowerCase());
@@ -184,8 +197,43 @@ export function connectHookCommand(hookScript: string): string {
 /** A complete standalone smb.conf. Throws ShareError E_SHARE_CONFIG on any unsafe input. */
 export function smbConf(i: SmbConfigInput): string {
   checkConfigInput(i);
+  const lines = globalSection(i);
+  const preexec = connectHookCommand(i.hookScript);
+  for (const s of i.shares) {
+    lines.push('', `[${s.name}]`, `  path = ${s.path}`);
+    if (s.comment !== undefined) lines.push(`  comment = ${s.comment}`);
+    // Samba compares valid users with the Unix name the login was mapped to, not the login.
+    lines.push(`  valid users = ${i.unixUser}`, '  guest ok = no', '  browseable = yes');
+    if (s.writable) {
+      lines.push(
+        '  # Report drop folder: clients create files here, readable only by the share account and root.',
+        '  read only = no',
+        '  create mask = 0600',
+        '  directory mask = 0700',
+        '  force create mode = 0600',
+        '  force directory mode = 0700',
+        '  inherit permissions = no',
+      );
+    } else {
+      lines.push('  read only = yes');
+    }
+    lines.push('  # Tells overnight that a machine connected (client IP, login, share, machine name).', `  root preexec = ${preexec}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * smb.conf with its [global] section alone: what pdbedit reads to set the share account's password
+ * before the shares are known (the media's folders are named once they are identified). smbd is
+ * started on the whole file (smbConf).
+ */
+export function smbConfGlobals(i: SmbGlobalsInput): string {
+  checkGlobalsInput(i);
+  return globalSection(i).join('\n') + '\n';
+}
+
+function globalSection(i: SmbGlobalsInput): string[] {
   const p = statePaths(i.stateDir);
-  const hook = connectHookCommand(i.hookScript);
   const lines: string[] = [
     '# Written by overnight at every start of its share; edits are lost. A standalone server that',
     '# shares install media read-only to one account; every file it keeps lives under',
@@ -254,27 +302,7 @@ export function smbConf(i: SmbConfigInput): string {
     '  idmap config * : backend = tdb',
     '  idmap config * : range = 3000000-3999999',
   );
-  for (const s of i.shares) {
-    lines.push('', `[${s.name}]`, `  path = ${s.path}`);
-    if (s.comment !== undefined) lines.push(`  comment = ${s.comment}`);
-    // Samba compares valid users with the Unix name the login was mapped to, not the login.
-    lines.push(`  valid users = ${i.unixUser}`, '  guest ok = no', '  browseable = yes');
-    if (s.writable) {
-      lines.push(
-        '  # Report drop folder: clients create files here, readable only by the share account and root.',
-        '  read only = no',
-        '  create mask = 0600',
-        '  directory mask = 0700',
-        '  force create mode = 0600',
-        '  force directory mode = 0700',
-        '  inherit permissions = no',
-      );
-    } else {
-      lines.push('  read only = yes');
-    }
-    lines.push('  # Tells overnight that a machine connected (client IP, login, share, machine name).', `  root preexec = ${hook}`);
-  }
-  return lines.join('\n') + '\n';
+  return lines;
 }
 
 /** The username map: the SMB login becomes the Unix account ('!': stop at the first match). */

@@ -16,7 +16,7 @@ import { connect, createServer, isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { checkConfigInput, connectHookScript, type ShareSpec, smbConf, type SmbConfigInput, type SmbProtocol, statePaths, usernameMap } from './config.ts';
+import { checkConfigInput, checkGlobalsInput, connectHookScript, type ShareSpec, smbConf, smbConfGlobals, type SmbGlobalsInput, type SmbProtocol, statePaths, usernameMap } from './config.ts';
 import type { ShareCredentials } from './credentials.ts';
 import { ShareError } from './errors.ts';
 
@@ -428,20 +428,27 @@ async function setPassword(pdbedit: string, conf: string, passdb: string, unixUs
 
 /** Sets the share up and starts smbd (prepareSamba, then start). */
 export async function startSamba(o: SambaOptions): Promise<SambaServer> {
-  return (await prepareSamba(o)).start();
+  return (await prepareSamba(o)).start(o);
 }
 
+/** What prepareSamba needs: all but the shares and their protocol, which may not be known yet. */
+export type SambaSetUp = Omit<SambaOptions, 'shares' | 'minProtocol'>;
+
 export interface PreparedSamba {
-  /** Starts smbd on what prepareSamba set up, and supervises it. */
-  start(): Promise<SambaServer>;
+  /**
+   * Checks the shares, writes the whole smb.conf, starts smbd on it and supervises it; settles
+   * once smbd accepts connections. A share's folder must exist, and may still be filling.
+   */
+  start(s: Pick<SambaOptions, 'shares' | 'minProtocol'>): Promise<SambaServer>;
 }
 
 /**
- * Everything before smbd runs: the checks, the state folder, smb.conf, the account in the passdb,
- * the port probe. A caller can do this while the media are still being written (pdbedit takes up
- * to seconds on some hosts), and start smbd once they are.
+ * Everything before smbd runs that does not depend on the shares: the checks, the state folder,
+ * the account in the passdb, the port probe. A caller can run this before its media are even
+ * identified (pdbedit takes up to seconds on some hosts), and start smbd as soon as the share
+ * folders are named.
  */
-export async function prepareSamba(o: SambaOptions): Promise<PreparedSamba> {
+export async function prepareSamba(o: SambaSetUp): Promise<PreparedSamba> {
   const emit = (e: ShareEvent) => {
     try {
       o.events?.(e);
@@ -452,21 +459,21 @@ export async function prepareSamba(o: SambaOptions): Promise<PreparedSamba> {
   const paths = statePaths(o.stateDir);
   const port = o.port ?? 445;
   const unixUser = o.unixUser ?? 'nobody';
-  const input: SmbConfigInput = {
+  const input: SmbGlobalsInput = {
     stateDir: o.stateDir,
     addresses: o.addresses,
     port,
     netbiosName: o.netbiosName ?? 'OVERNIGHT',
     workgroup: o.workgroup ?? 'WORKGROUP',
-    minProtocol: o.minProtocol,
-    shares: o.shares,
+    // pdbedit reads no protocol setting; start() writes the one the shares need.
+    minProtocol: 'SMB2_02',
     user: o.credentials.user,
     unixUser,
     usernameMapFile: paths.usernameMap,
     hookScript: paths.hook,
     logLevel: o.logLevel,
   };
-  checkConfigInput(input);
+  checkGlobalsInput(input);
   if (!/^[A-Za-z0-9]{1,128}$/.test(o.credentials.password)) {
     throw new ShareError('E_SHARE_CONFIG', 'the share password must be letters and digits (see loadOrCreateCredentials)', {});
   }
@@ -485,26 +492,29 @@ export async function prepareSamba(o: SambaOptions): Promise<PreparedSamba> {
   await endPidFile(join(paths.pid, 'smbd.pid'), paths.conf);
   await endPidFile(join(paths.pid, 'samba-dcerpcd.pid'), paths.conf);
 
-  for (const s of o.shares) {
-    if (s.writable) {
-      await mkdir(s.path, { recursive: true, mode: 0o700 });
-      await chown(s.path, uid, gid);
-      await chmod(s.path, 0o700);
-    }
-    const why = await reachable(s.path, uid, gid, s.writable === true);
-    if (why && !(await reachableAs(s.path, uid, gid, s.writable === true))) {
-      throw new ShareError('E_SHARE_CONFIG', `share ${s.name}: Samba serves it as ${unixUser}, and ${why}`, { share: s.name, path: s.path, unixUser });
-    }
-  }
   await writeFile(paths.usernameMap, usernameMap(o.credentials.user, unixUser), { mode: 0o644 });
   await writeFile(paths.hook, connectHookScript(paths.connects), { mode: 0o755 });
   await chmod(paths.hook, 0o755);
-  await writeFile(paths.conf, smbConf(input), { mode: 0o644 });
+  await writeFile(paths.conf, smbConfGlobals(input), { mode: 0o644 });
   const hosts = hostsFor(o.addresses);
   await Promise.all([setPassword(samba.pdbedit, paths.conf, paths.passdb, unixUser, o.credentials.password), probePort(port, hosts)]);
 
   return {
-    start: async (): Promise<SambaServer> => {
+    start: async ({ shares, minProtocol }): Promise<SambaServer> => {
+      const whole = { ...input, minProtocol, shares };
+      checkConfigInput(whole);
+      for (const s of shares) {
+        if (s.writable) {
+          await mkdir(s.path, { recursive: true, mode: 0o700 });
+          await chown(s.path, uid, gid);
+          await chmod(s.path, 0o700);
+        }
+        const why = await reachable(s.path, uid, gid, s.writable === true);
+        if (why && !(await reachableAs(s.path, uid, gid, s.writable === true))) {
+          throw new ShareError('E_SHARE_CONFIG', `share ${s.name}: Samba serves it as ${unixUser}, and ${why}`, { share: s.name, path: s.path, unixUser });
+        }
+      }
+      await writeFile(paths.conf, smbConf(whole), { mode: 0o644 });
       const tail = new ConnectTail(paths.connects, emit);
       await tail.start();
 
