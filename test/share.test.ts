@@ -10,7 +10,7 @@ import { chmod, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'n
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { lowestProtocol, minProtocolFor, smbConf, statePaths, type SmbConfigInput } from '../src/share/config.ts';
+import { lowestProtocol, minProtocolFor, smbConf, smbConfGlobals, statePaths, type SmbConfigInput } from '../src/share/config.ts';
 import { loadOrCreateCredentials } from '../src/share/credentials.ts';
 import { ShareError } from '../src/share/errors.ts';
 import { findSamba, groupMembers, startSamba } from '../src/share/samba.ts';
@@ -108,6 +108,18 @@ describe('share: configuration', () => {
     for (const [over, re] of cases) {
       assert.throws(() => smbConf(baseInput(d, over)), expectShareError('E_SHARE_CONFIG', re), JSON.stringify(over));
     }
+  });
+
+  it('writes the [global] section alone for pdbedit, before the shares are known, with the same checks', () => {
+    const d = join(tmp.dir, 'globals');
+    const whole = smbConf(baseInput(d));
+    const globals = smbConfGlobals(baseInput(d));
+    // The same [global] section, and no share section after it.
+    assert.ok(whole.startsWith(globals.trimEnd()), 'the whole file starts with the globals');
+    assert.equal(globals.match(/^\[/gm)?.join(','), '[');
+    assert.match(globals, /passdb backend = tdbsam:/);
+    assert.throws(() => smbConfGlobals(baseInput(d, { unixUser: 'root' })), expectShareError('E_SHARE_CONFIG', /root/));
+    assert.throws(() => smbConfGlobals(baseInput(d, { port: 0 })), expectShareError('E_SHARE_CONFIG', /port/));
   });
 
   it('writes an smb.conf that testparm accepts, with every state path in the state folder', { skip: !(process.platform === 'linux') && 'Linux only' }, async (t) => {
