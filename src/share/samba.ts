@@ -16,7 +16,7 @@ import { connect, createServer, isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { checkConfigInput, checkGlobalsInput, connectHookScript, type ShareSpec, smbConf, smbConfGlobals, type SmbGlobalsInput, type SmbProtocol, statePaths, usernameMap } from './config.ts';
+import { checkConfigInput, checkGlobalsInput, checkShares, connectHookScript, type ShareSpec, smbConf, smbConfGlobals, type SmbGlobalsInput, type SmbProtocol, statePaths, usernameMap } from './config.ts';
 import type { ShareCredentials } from './credentials.ts';
 import { ShareError } from './errors.ts';
 
@@ -428,6 +428,8 @@ async function setPassword(pdbedit: string, conf: string, passdb: string, unixUs
 
 /** Sets the share up and starts smbd (prepareSamba, then start). */
 export async function startSamba(o: SambaOptions): Promise<SambaServer> {
+  // Bad share input is refused before anything is written.
+  checkShares(o.shares);
   return (await prepareSamba(o)).start(o);
 }
 
