@@ -56,7 +56,15 @@ describe('a night of 100 machines with a cap of 10', { skip: !root && 'needs roo
     }
     const most = maxOverlap(intervals);
     assert.ok(most <= CAP, `${most} installed at once`);
-    assert.equal(most, CAP, 'the cap was used');
+    // The cap is used: a slot is held from a machine's first wake until it is done (the server
+    // counts machines woken and still booting against the cap), and the held slots reach the cap.
+    // Counted from the wake, not the loader: on a loaded machine a simulated PC may take longer
+    // to boot than to install, and fewer than the cap are then past their loader at once.
+    const held: [number, number][] = machines.map((m) => {
+      const evs = events.filter((e) => e.mac === m.mac);
+      return [evs.find((e) => e.phase === 'wake')!.time, evs.find((e) => e.phase === 'done')!.time];
+    });
+    assert.equal(maxOverlap(held), CAP, `the cap was used (${most} past their loader at once)`);
     // Nobody was booted before it was woken, and the machines that found the cap full (none
     // should: the server wakes only as many as there is room for) went back to waiting.
     const wakes = events.filter((e) => e.phase === 'wake');
