@@ -179,7 +179,11 @@ describe('ISO 9660 volumes made by genisoimage, compared with 7-Zip and xorriso'
       assert.deepEqual(shapeOurs(ours, fields), shapeTheirs(x, fields));
       // 7-Zip reads NM/PX/SL but not CL/RE/PL; see undoRelocation.
       const z = undoRelocation((await sevenZipEntries(img.rr)).entries);
-      assert.deepEqual(shapeOurs(ours, { ...fields, modified: true }), shapeTheirs(z, { ...fields, modified: true }));
+      // A symlink's time: 7-Zip shows the directory record's, overnight Rock Ridge's TF. The two
+      // were seen a second apart in one CI run (the fixture made across a second's boundary), so
+      // links' times are left out of this comparison; xorriso's listing above checks the links.
+      const linkTimeless = (list: [string, Shape][]) => list.map(([p, e]): [string, Shape] => [p, e.type === 'symlink' ? { ...e, modified: undefined } : e]);
+      assert.deepEqual(linkTimeless(shapeOurs(ours, { ...fields, modified: true })), linkTimeless(shapeTheirs(z, { ...fields, modified: true })));
       await compareBytesWith7z(img.rr, fs, ours, (p) => z.get(p)!.sevenZipPath);
       await compareBytesWithTree(fs, ours);
 
