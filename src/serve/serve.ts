@@ -229,7 +229,7 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     // smbd starts now, on folders that are still filling (see "the share" above).
     let sambaStarted: Promise<SambaServer> | undefined;
     if (sambaSetUp) {
-      if (managed) for (const m of prepared) checkReadable(m.shareDir!);
+      for (const m of prepared) checkReadable(m.shareDir!);
       protocol = lowestProtocol(prepared.map((m) => minProtocolFor(m.release)));
       const shares = [...prepared.map((m) => ({ name: m.id, path: m.shareDir!, comment: `${m.report.release} ${m.arch} (overnight)` })), { name: REPORT_SHARE, path: reportsDir, comment: 'overnight: progress reports', writable: true }];
       sambaStarted = sambaSetUp.then((p) => p.start({ minProtocol: protocol!, shares }));
