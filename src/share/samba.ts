@@ -304,6 +304,9 @@ async function probePort(port: number, hosts: string[]): Promise<void> {
   for (const host of list) {
     let e = await tryListen(host);
     if (e && host === '::' && (e.code === 'EAFNOSUPPORT' || e.code === 'EADDRNOTAVAIL')) e = await tryListen('0.0.0.0');
+    // An IPv6 address still in duplicate address detection cannot be bound yet (the probe now runs
+    // within a second of start); nobody else holds its port either, and smbd binds it later.
+    if (e?.code === 'EADDRNOTAVAIL' && host !== '::') continue;
     if (e?.code === 'EADDRINUSE') throw portInUse(port, host);
     if (e?.code === 'EACCES') throw new ShareError('E_PORT', `cannot open port ${port} on ${host}: ports below 1024 need root`, { port, host });
     if (e) throw new ShareError('E_PORT', `cannot open port ${port} on ${host}: ${e.message}`, { port, host });
