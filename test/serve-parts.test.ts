@@ -2,8 +2,8 @@
 // records, media preparation (extraction keyed by identity, reuse, resume), and the HTTP routes
 // that machines use for their injected files and their reports (checked with curl).
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat, unlink, writeFile, truncate } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { copyFile, mkdir, mkdtemp, open, readdir, readFile, rm, stat, unlink, writeFile, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -298,8 +298,9 @@ describe('media for a deployment', () => {
     const a = await prepareMedia({ id: 'win7', iso: win7.iso, mediaDir });
     await a.extracted;
     await a.media.close();
-    // As if the run had stopped: no marker, one file half written, one missing.
-    await unlink(join(a.shareDir!, '.overnight-media.json'));
+    // As if the run had stopped: the record names the media but not as complete, one file half
+    // written, one missing.
+    await writeFile(join(a.shareDir!, '.overnight-media.json'), JSON.stringify({ key: a.key, iso: win7.iso }));
     await truncate(join(a.shareDir!, 'sources/install.wim'), 1000);
     await unlink(join(a.shareDir!, 'setup.exe'));
     const before = (await stat(join(a.shareDir!, 'sources/boot.wim'))).mtimeMs;
@@ -314,6 +315,56 @@ describe('media for a deployment', () => {
     } finally {
       await b.media.close();
     }
+  });
+
+  test('a folder from an earlier start holding the same tree with other bytes, or no record of what it holds, is copied afresh', async () => {
+    const mediaDir = join(work, 'other-bytes', 'media');
+    const a = await prepareMedia({ id: 'win7', iso: win7.iso, mediaDir });
+    await a.extracted;
+    await a.media.close();
+    // The same image with other bytes in setup.exe: every name, size, time and position as before.
+    const patched = join(work, 'patched.iso');
+    await copyFile(win7.iso, patched);
+    const m = await openMedia(patched);
+    const [first] = await m.extents('/setup.exe');
+    await m.close();
+    const fh = await open(patched, 'r+');
+    await fh.write(Buffer.from('other bytes here'), 0, 16, first!.offset);
+    await fh.close();
+    const b = await prepareMedia({ id: 'win7', iso: patched, mediaDir });
+    await b.extracted;
+    try {
+      assert.equal(b.shareDir, a.shareDir, 'the folder is named by the tree');
+      assert.notEqual(b.key, a.key, 'the identity sees the bytes');
+      assert.equal(b.extraction!.reused, false);
+      assert.equal(b.extraction!.skippedFiles, 0, 'nothing of the other media was kept');
+      assert.equal((await readFile(join(b.shareDir!, 'setup.exe'))).subarray(0, 16).toString(), 'other bytes here');
+    } finally {
+      await b.media.close();
+    }
+    // A folder with no record of its media (a start stopped before it was written) is not trusted.
+    await unlink(join(b.shareDir!, '.overnight-media.json'));
+    const c = await prepareMedia({ id: 'win7', iso: patched, mediaDir });
+    await c.extracted;
+    try {
+      assert.equal(c.extraction!.reused, false);
+      assert.equal(c.extraction!.skippedFiles, 0);
+    } finally {
+      await c.media.close();
+    }
+  });
+
+  test('media found not to be Windows once their copy has begun leave no folder behind', async () => {
+    // sources/install.wim and boot.wim are there (the copy starts), but neither is a WIM.
+    const tree = join(work, 'fake-tree');
+    await mkdir(join(tree, 'sources'), { recursive: true });
+    await writeFile(join(tree, 'sources', 'install.wim'), randomBytes(300_000));
+    await writeFile(join(tree, 'sources', 'boot.wim'), randomBytes(100_000));
+    const iso = join(work, 'fake.iso');
+    await run('genisoimage', ['-quiet', '-udf', '-V', 'FAKE', '-o', iso, tree]);
+    const mediaDir = join(work, 'fake', 'media');
+    await assert.rejects(prepareMedia({ id: 'fake', iso, mediaDir }), (e: unknown) => e instanceof ServeError && e.code === 'E_NOT_WINDOWS');
+    assert.deepEqual(await readdir(mediaDir).catch(() => []), []);
   });
 
   test('the identity changes with the tree and not otherwise; lookups ignore case', async () => {

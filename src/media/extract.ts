@@ -52,6 +52,10 @@ export type CopyWay = 'kernel' | 'direct' | 'buffered';
 // pieces in flight at once, and small files each go through a buffer of SMALL_MAX bytes.
 const CHUNK = 16 * 1024 * 1024;
 const LANES = 2;
+// In the kernel (no buffers), a lane copies KERNEL_PIECES pieces in one call: the next call then
+// waits on this thread far less often, and a busy event loop (the media being identified, Samba
+// starting) does not hold the copy back between pieces.
+const KERNEL_PIECES = 8;
 // Files up to SMALL_MAX are written alongside the large ones: creating a file costs more than
 // writing its bytes. From an image file they are written with synchronous calls on this thread,
 // in slices of at most SLICE_MS between turns of the event loop: five system calls a file
@@ -233,7 +237,7 @@ export async function extract(media: VolumeFS, dest: string, opts: ExtractOption
     if (existing && isComplete(existing, e, target)) return skipped(e);
     const extents = await media.extents(e.path);
     const partial = partialOf(target);
-    await copyExtents(source, extents, e.size, partial, bufs, ways, (n, way) => {
+    await copyExtents(largeSource, extents, e.size, partial, bufs, ways, (n, way) => {
       if (way) result.via[way] += n;
       progress.current = e.path;
       progress.bytesDone += n;
@@ -272,7 +276,7 @@ export async function extract(media: VolumeFS, dest: string, opts: ExtractOption
     }
     const partial = partialOf(target);
     try {
-      const way = writeSmallSync(source.fd!, e.path, extents, e.size, partial, e.mtime, ways, buf);
+      const way = writeSmallSync(smallFd!, e.path, extents, e.size, partial, e.mtime, ways, buf);
       renameSync(partial, target);
       if (way) result.via[way] += e.size;
     } catch (err) {
@@ -297,6 +301,22 @@ export async function extract(media: VolumeFS, dest: string, opts: ExtractOption
     direct: aligned && O_DIRECT !== undefined,
     allocate: kio,
   };
+  // Each track reads the image through an open file of its own: the kernel keeps its read-ahead
+  // state per open file, and two tracks (or the caller's reads) at different places in the image
+  // through one would each look like random reads to it, and come from a cold disk in small pieces.
+  const ownFd = (): number | undefined => {
+    if (source.fd === undefined || process.platform !== 'linux') return source.fd;
+    try {
+      const fd = openSync(`/proc/self/fd/${source.fd}`, 'r');
+      opened.push(fd);
+      return fd;
+    } catch {
+      return source.fd;
+    }
+  };
+  const opened: number[] = [];
+  const largeSource: Reader = { readInto: (b, o, n, at) => source.readInto(b, o, n, at), fd: ownFd() };
+  const smallFd = ownFd();
   const small: { e: MediaEntry; parts: string[] }[] = [];
   const large: { e: MediaEntry; parts: string[] }[] = [];
   for (const x of plan) {
@@ -304,6 +324,10 @@ export async function extract(media: VolumeFS, dest: string, opts: ExtractOption
     if (x.e.type !== 'file') result.notExtracted.push({ path: x.e.path, reason: x.e.type === 'symlink' ? 'symbolic link' : 'not a regular file' });
     else (x.e.size <= SMALL_MAX ? small : large).push(x);
   }
+  // The largest first: on Windows media one file (install.wim) is most of the bytes, and its copy
+  // is under way from the start instead of after a string of middle-sized files, each of which
+  // waits on this thread a few times.
+  large.sort((a, b) => b.e.size - a.e.size);
   let failure: { err: unknown } | undefined;
   const fail = (err: unknown): void => {
     // The first failure is the one reported; the other files in flight stop at once.
@@ -326,24 +350,30 @@ export async function extract(media: VolumeFS, dest: string, opts: ExtractOption
   };
   const syncTrack = async (items: readonly { e: MediaEntry; parts: string[] }[]): Promise<void> => {
     const buf = Buffer.allocUnsafe(SMALL_MAX);
+    // In the order their data lie in the image: from a cold disk, one read-ahead then brings
+    // dozens of them instead of one seek each.
+    const all: { e: MediaEntry; parts: string[]; extents: readonly Extent[]; at: number }[] = [];
     for (let i = 0; i < items.length && !signal.aborted; i += SMALL_BATCH) {
       const batch = items.slice(i, i + SMALL_BATCH);
       const extents = await Promise.all(batch.map((x) => media.extents(x.e.path))).catch((err: unknown) => {
         fail(err);
         return [];
       });
-      let slice = performance.now();
-      for (let j = 0; j < extents.length && !signal.aborted; j++) {
-        try {
-          extractSmallSync(batch[j]!.e, batch[j]!.parts, extents[j]!, buf);
-        } catch (err) {
-          fail(err);
-          break;
-        }
-        if (performance.now() - slice >= SLICE_MS) {
-          await nextTurn();
-          slice = performance.now();
-        }
+      for (const [j, x] of extents.entries()) all.push({ ...batch[j]!, extents: x, at: x.find((r) => !r.sparse)?.offset ?? 0 });
+    }
+    all.sort((a, b) => a.at - b.at);
+    let slice = performance.now();
+    for (const x of all) {
+      if (signal.aborted) break;
+      try {
+        extractSmallSync(x.e, x.parts, x.extents, buf);
+      } catch (err) {
+        fail(err);
+        break;
+      }
+      if (performance.now() - slice >= SLICE_MS) {
+        await nextTurn();
+        slice = performance.now();
       }
     }
   };
@@ -359,6 +389,7 @@ export async function extract(media: VolumeFS, dest: string, opts: ExtractOption
     );
   };
   try {
+    
     await Promise.all([
       // The large files first, so that their copies are under way before the first slice.
       track(large, [buffers]),
@@ -368,6 +399,7 @@ export async function extract(media: VolumeFS, dest: string, opts: ExtractOption
     ]);
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
+    for (const fd of opened) closeSync(fd);
   }
   if (failure) throw failure.err;
   signal.throwIfAborted();
@@ -583,21 +615,29 @@ async function copyExtents(
       length = Math.max(length, at + n);
       return 'buffered';
     };
-    // True when the kernel copied the piece; false when it refused this pair of files, and the
-    // piece (from its start) and the rest of the run are to be copied through buffers.
-    const copyInKernel = async (p: Piece): Promise<boolean> => {
+    // True when the kernel copied the pieces; false when it refused this pair of files, and the
+    // pieces (from their start) and the rest of the run are to be copied through buffers. Pieces
+    // that lie side by side in the image go in one call.
+    const copyInKernel = async (batch: readonly Piece[]): Promise<boolean> => {
       const fdOut = plainFh!.fd;
-      try {
+      const runs: { offset: number; at: number; length: number }[] = [];
+      for (const p of batch) {
         for (const r of p.reads) {
-          const at = p.at + r.into;
+          const last = runs.at(-1);
+          if (last && last.offset + last.length === r.offset && last.at + last.length === p.at + r.into) last.length += r.length;
+          else runs.push({ offset: r.offset, at: p.at + r.into, length: r.length });
+        }
+      }
+      try {
+        for (const r of runs) {
           let done = 0;
           while (done < r.length) {
-            const n = await kernel!.copyRange(fdIn!, r.offset + done, fdOut, at + done, r.length - done);
+            const n = await kernel!.copyRange(fdIn!, r.offset + done, fdOut, r.at + done, r.length - done);
             if (n === 0) throw new MediaError('E_TRUNCATED', 'file data lies past the end of the image', { path, offset: r.offset + done });
             done += n;
           }
-          // Sparse parts of the piece are not written: they stay holes.
-          length = Math.max(length, at + r.length);
+          // Sparse parts of the pieces are not written: they stay holes.
+          length = Math.max(length, r.at + r.length);
         }
         return true;
       } catch (e) {
@@ -606,21 +646,30 @@ async function copyExtents(
         return false;
       }
     };
+    const viaBuffer = async (p: Piece, buf: Buffer): Promise<CopyWay | undefined> => {
+      if (!p.reads.length) return undefined;
+      if (p.gaps) buf.fill(0, 0, p.length);
+      for (const r of p.reads) {
+        const got = await source.readInto(buf, r.into, r.length, r.offset);
+        if (got !== r.length) throw new MediaError('E_TRUNCATED', 'file data lies past the end of the image', { path, offset: r.offset });
+      }
+      return write(buf, p.length, p.at);
+    };
     const lane = async (buf: Buffer): Promise<void> => {
       while (!stop && next < pieces.length) {
         signal?.throwIfAborted();
-        const p = pieces[next++]!;
-        let way: CopyWay | undefined;
-        if (p.reads.length && kernel && (await copyInKernel(p))) way = 'kernel';
-        else if (p.reads.length) {
-          if (p.gaps) buf.fill(0, 0, p.length);
-          for (const r of p.reads) {
-            const got = await source.readInto(buf, r.into, r.length, r.offset);
-            if (got !== r.length) throw new MediaError('E_TRUNCATED', 'file data lies past the end of the image', { path, offset: r.offset });
+        if (kernel) {
+          const batch = pieces.slice(next, next + KERNEL_PIECES);
+          next += batch.length;
+          if (await copyInKernel(batch)) {
+            for (const p of batch) onBytes(p.length, p.reads.length ? 'kernel' : undefined);
+          } else {
+            for (const p of batch) onBytes(p.length, await viaBuffer(p, buf));
           }
-          way = await write(buf, p.length, p.at);
+          continue;
         }
-        onBytes(p.length, way);
+        const p = pieces[next++]!;
+        onBytes(p.length, await viaBuffer(p, buf));
       }
     };
     const lanes = bufs.slice(0, Math.max(1, Math.min(bufs.length, pieces.length))).map((b) =>

@@ -82,7 +82,11 @@ export class FileSource implements ByteSource {
       if (at + length > win.length) {
         throw new MediaError('E_TRUNCATED', 'image shrank while reading', { source: this.name, offset: w * WINDOW + win.length });
       }
-      return Buffer.from(win.subarray(at, at + length));
+      // A copy: callers may keep or change it, and the window stays as read. (Buffer.from of a
+      // Buffer copies byte by byte in JavaScript; copy() is one memcpy.)
+      const out = Buffer.allocUnsafe(length);
+      win.copy(out, 0, at, at + length);
+      return out;
     }
     return this.#readExact(offset, length);
   }
@@ -144,7 +148,9 @@ export class BufferSource implements ByteSource {
 
   async read(offset: number, length: number): Promise<Buffer> {
     checkRange(this, offset, length);
-    return Buffer.from(this.#buf.subarray(offset, offset + length));
+    const out = Buffer.allocUnsafe(length);
+    this.#buf.copy(out, 0, offset, offset + length);
+    return out;
   }
 
   async readInto(buf: Buffer, bufOffset: number, length: number, offset: number): Promise<number> {

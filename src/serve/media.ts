@@ -1,18 +1,21 @@
 // Install media for a deployment: opened, identified as Windows Setup media, and extracted once into
 // the share folder that WinPE's setup.exe installs from.
 //
-// The folder is named by the media's identity: a SHA-256 over the image size, the volume label,
-// every entry's path, size, time and position in the image, and the first 4 KiB of every file. It
-// changes whenever the ISO's content in practice does, and costs a metadata walk plus one small
-// read a file rather than a read of gigabytes. (A full SHA-256 of a 4 GB image takes longer than
-// extracting it; `overnight media verify` checks an image against Microsoft's hashes.) The
-// identity is remembered by the image file's device, inode, size and time, so a second start
-// does not even walk the tree.
-// A folder is complete when its marker file exists; without it, extraction resumes: complete files
-// are kept and the rest written.
+// The folder is named by the tree's metadata (image size, volume label, every entry's path, type,
+// size and time), which the extraction walks anyway: the copy starts without waiting for anything
+// else. Beside it the media's identity is measured: a SHA-256 over the same metadata plus every
+// file's position in the image and its first 4 KiB. It changes whenever the ISO's content in
+// practice does, and costs a metadata walk plus one small read a file rather than a read of
+// gigabytes. (A full SHA-256 of a 4 GB image takes longer than extracting it; `overnight media
+// verify` checks an image against Microsoft's hashes.) The folder records it as soon as it is
+// known, and an earlier start's folder is used only when its record matches: the same tree with
+// other bytes gets a fresh copy. Both are remembered by the image file's device, inode, size and
+// time, so a second start does not even walk the tree.
+// A folder is complete when its record says so; until then, extraction resumes: complete files are
+// kept and the rest written.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Release } from '../answer/release.ts';
 import { RELEASES } from '../answer/release.ts';
@@ -65,12 +68,30 @@ export async function findPath(media: Media, path: string): Promise<MediaEntry |
   return entry;
 }
 
-/** The media's identity: image size, label and the whole tree's metadata. */
-export async function mediaIdentity(media: Media): Promise<string> {
-  const h = createHash('sha256');
-  h.update(`overnight-media-2\0${media.size}\0${media.label}\0`);
+/** Every entry of the image, in walk order. */
+async function walkAll(media: Media): Promise<MediaEntry[]> {
   const entries: MediaEntry[] = [];
   for await (const e of media.walk()) entries.push(e);
+  return entries;
+}
+
+/**
+ * The name of the media's share folder: image size, label and every entry's path, type, size and
+ * time. The walk it needs is the extraction's own, so it costs next to nothing and the copy starts
+ * at once; the full identity (below) is checked against the folder's record beside the copy.
+ */
+export function folderKey(media: Media, entries: readonly MediaEntry[]): string {
+  const h = createHash('sha256');
+  h.update(`overnight-folder-1\0${media.size}\0${media.label}\0`);
+  for (const e of entries) h.update(`${e.path}\0${e.type}\0${e.size}\0${e.mtime?.getTime() ?? ''}\n`);
+  return h.digest('hex');
+}
+
+/** The media's identity: image size, label and the whole tree's metadata. */
+export async function mediaIdentity(media: Media, walked?: readonly MediaEntry[]): Promise<string> {
+  const h = createHash('sha256');
+  h.update(`overnight-media-2\0${media.size}\0${media.label}\0`);
+  const entries = walked ?? (await walkAll(media));
   // Reads in batches, hashed in walk order: one small read after another costs a disk seek each.
   for (let i = 0; i < entries.length; i += 64) {
     const batch = entries.slice(i, i + 64);
@@ -89,22 +110,45 @@ export async function mediaIdentity(media: Media): Promise<string> {
   return h.digest('hex');
 }
 
-/** The identity, from the cache when the image file is the one measured before. */
-async function cachedIdentity(media: Media, iso: string, mediaDir: string | undefined): Promise<string> {
-  const st = await stat(iso);
-  const stamp = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
-  const file = mediaDir ? join(mediaDir, 'identities.json') : undefined;
-  const cache = file ? await readFile(file, 'utf8').then((t) => JSON.parse(t) as Record<string, { stamp: string; key: string }>).catch(() => ({}) as Record<string, { stamp: string; key: string }>) : {};
-  const hit = cache[iso];
-  if (hit?.stamp === stamp) return hit.key;
-  const key = await mediaIdentity(media);
-  if (file) {
-    cache[iso] = { stamp, key };
-    await mkdir(mediaDir!, { recursive: true });
-    await writeFile(`${file}.${process.pid}`, JSON.stringify(cache, null, 1) + '\n');
-    await rename(`${file}.${process.pid}`, file);
+interface Known {
+  /** The image file's device, inode, size and time when it was measured. */
+  stamp: string;
+  /** mediaIdentity */
+  key: string;
+  /** folderKey */
+  folder: string;
+}
+
+/**
+ * The identities remembered for image files (<mediaDir>/identities.json): a second start of the
+ * same file neither walks the tree nor reads a byte of it to find its folder.
+ */
+class Identities {
+  readonly #file: string;
+  readonly #iso: string;
+  #stamp = '';
+  constructor(mediaDir: string, iso: string) {
+    this.#file = join(mediaDir, 'identities.json');
+    this.#iso = iso;
   }
-  return key;
+  async #all(): Promise<Record<string, Known>> {
+    return readFile(this.#file, 'utf8')
+      .then((t) => JSON.parse(t) as Record<string, Known>)
+      .catch(() => ({}));
+  }
+  async lookup(): Promise<Known | undefined> {
+    const st = await stat(this.#iso);
+    this.#stamp = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+    const hit = (await this.#all())[this.#iso];
+    return hit?.stamp === this.#stamp && hit.folder ? hit : undefined;
+  }
+  async remember(key: string, folder: string): Promise<void> {
+    const all = await this.#all();
+    all[this.#iso] = { stamp: this.#stamp, key, folder };
+    const tmp = `${this.#file}.${process.pid}`;
+    await writeFile(tmp, JSON.stringify(all, null, 1) + '\n');
+    await rename(tmp, this.#file);
+  }
 }
 
 export interface PrepareOptions {
@@ -116,10 +160,49 @@ export interface PrepareOptions {
   signal?: AbortSignal | undefined;
 }
 
+/** The image path of a file under /sources, in the case the media spell it, if it is there. */
+const inSources = (entries: readonly MediaEntry[], name: string) => entries.find((e) => e.type === 'file' && e.path.toLowerCase() === `/sources/${name}`);
+
+/**
+ * Opens the media and, for overnight's own share, starts their extraction at once: the copy is
+ * most of a first start, so the media are identified (the WIMs' XML, the boot files, the full
+ * identity) beside it, and a failure there stops it (media that are not Windows leave nothing).
+ */
 export async function prepareMedia(o: PrepareOptions): Promise<PreparedMedia> {
   const media = await openMedia(o.iso);
+  // Stops this media's extraction: on the caller's signal, or when identifying the media fails.
+  const stop = new AbortController();
+  const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
+  let extracted: Promise<void> = Promise.resolve();
+  /** The share folder when this run made it: removed again if the media turn out unusable. */
+  let madeDir: string | undefined;
   try {
-    const report = await identifyWindows(media);
+    const identities = o.mediaDir ? new Identities(o.mediaDir, o.iso) : undefined;
+    const known = await identities?.lookup();
+    const entries = known ? undefined : await walkAll(media);
+    if (entries && !['install.wim', 'install.esd', 'install.swm'].some((n) => inSources(entries, n))) {
+      throw new ServeError('E_NOT_WINDOWS', `${o.iso} is not Windows Setup media: it has no sources/install.wim (or .esd/.swm)${inSources(entries, 'boot.wim') ? '' : ' and no sources/boot.wim'} (volume "${media.label}")`, { iso: o.iso });
+    }
+    const folder = known?.folder ?? folderKey(media, entries!);
+    const shareDir = o.mediaDir ? join(o.mediaDir, `${o.id}-${folder.slice(0, 12)}`) : undefined;
+    const t0 = performance.now();
+    let extraction: PreparedMedia['extraction'];
+    // A new folder is filled at once; one from an earlier start is trusted only once the full
+    // identity matches its record (the same tree with other bytes gets a fresh copy).
+    const fresh = shareDir !== undefined && !existsSync(shareDir);
+    const startExtraction = async (): Promise<void> => {
+      let destination!: () => void;
+      const hasDestination = new Promise<void>((resolve) => (destination = resolve));
+      extracted = extract(media, shareDir!, { onProgress: o.onProgress, signal, onDestination: destination }).then((r) => {
+        extraction = { reused: false, files: r.files, bytesWritten: r.bytesWritten, skippedFiles: r.skippedFiles, seconds: (performance.now() - t0) / 1000 };
+      });
+      extracted.catch(() => {});
+      await Promise.race([hasDestination, extracted]);
+      if (fresh) madeDir = shareDir;
+    };
+    if (fresh) await startExtraction();
+
+    const [report, boot, key] = await Promise.all([identifyWindows(media), bootFiles(media, o.iso), known?.key ?? mediaIdentity(media, entries)]);
     if (!report.windows || !report.installImage) {
       throw new ServeError('E_NOT_WINDOWS', `${o.iso} is not Windows Setup media: it has no sources/install.wim (or .esd/.swm)${report.windows ? '' : ' and no sources/boot.wim'} (volume "${media.label}")`, { iso: o.iso });
     }
@@ -128,37 +211,66 @@ export async function prepareMedia(o: PrepareOptions): Promise<PreparedMedia> {
       throw new ServeError('E_NOT_WINDOWS', `${o.iso}: ${report.release} is not a release overnight installs (Vista, 7, 8, 8.1, 10, 11)`, { iso: o.iso });
     }
     const arch = report.architecture === 'x64' ? 'amd64' : (report.architecture as PreparedMedia['arch']);
-    const boot = await bootFiles(media, o.iso);
-    const key = await cachedIdentity(media, o.iso, o.mediaDir);
-    const out: PreparedMedia = { id: o.id, iso: o.iso, media, report, release: fam as Release, arch, key, boot, shareDir: undefined, extracted: Promise.resolve(), extraction: undefined };
-    if (!o.mediaDir) return out;
-    const shareDir = join(o.mediaDir, `${o.id}-${key.slice(0, 12)}`);
-    out.shareDir = shareDir;
-    const t0 = performance.now();
-    const marker = await readFile(join(shareDir, MARKER), 'utf8').then((t) => JSON.parse(t) as { key: string; files: number }).catch(() => undefined);
-    if (marker?.key === key && (await looksComplete(media, shareDir))) {
-      out.extraction = { reused: true, files: marker.files, bytesWritten: 0, skippedFiles: marker.files, seconds: (performance.now() - t0) / 1000 };
-      return out;
+    const out: PreparedMedia = { id: o.id, iso: o.iso, media, report, release: fam as Release, arch, key, boot, shareDir, extracted, extraction: undefined };
+    if (!shareDir) return out;
+    if (!known) await identities!.remember(key, folder);
+    if (fresh) {
+      // The record of what this folder holds, written while the copy goes on: a start that finds
+      // the folder unfinished resumes it only for the same media.
+      await writeRecord(shareDir, { key, iso: o.iso });
+    } else {
+      const record = await readRecord(shareDir);
+      if (record?.key === key && record.completed && (await looksComplete(media, shareDir))) {
+        out.extraction = { reused: true, files: record.files ?? 0, bytesWritten: 0, skippedFiles: record.files ?? 0, seconds: (performance.now() - t0) / 1000 };
+        return out;
+      }
+      if (record?.key !== key) {
+        // Another media with the same tree, or a start stopped before the record was written.
+        await rm(shareDir, { recursive: true, force: true });
+        await startExtraction();
+        madeDir = shareDir;
+        await writeRecord(shareDir, { key, iso: o.iso });
+      } else {
+        await startExtraction();
+      }
     }
     // The extraction goes on after this returns: the caller starts what does not need the files
     // meanwhile, and waits on `extracted` before it sends any machine here.
-    let destination!: () => void;
-    const hasDestination = new Promise<void>((resolve) => (destination = resolve));
-    out.extracted = (async () => {
-      const r = await extract(media, shareDir, { onProgress: o.onProgress, signal: o.signal, onDestination: destination });
-      const tmp = join(shareDir, `${MARKER}.tmp`);
-      await writeFile(tmp, JSON.stringify({ key, iso: o.iso, files: r.files, completed: new Date().toISOString() }) + '\n');
-      await rename(tmp, join(shareDir, MARKER));
-      out.extraction = { reused: false, files: r.files, bytesWritten: r.bytesWritten, skippedFiles: r.skippedFiles, seconds: (performance.now() - t0) / 1000 };
-    })();
+    out.extracted = extracted.then(async () => {
+      await writeRecord(shareDir, { key, iso: o.iso, files: extraction!.files, completed: new Date().toISOString() });
+      out.extraction = extraction;
+    });
     // Whoever awaits `extracted` sees a failure; nobody else is told of it twice.
     out.extracted.catch(() => {});
-    await Promise.race([hasDestination, out.extracted]);
     return out;
   } catch (e) {
+    stop.abort(e);
+    await extracted.catch(() => {});
+    // Media that cannot be served leave no half copy behind; a copy from an earlier start is kept.
+    if (madeDir && e instanceof ServeError) await rm(madeDir, { recursive: true, force: true });
     await media.close();
     throw e;
   }
+}
+
+/** The folder's record (MARKER): which media it holds, from the start of the copy; `completed` once whole. */
+interface MediaRecord {
+  key: string;
+  iso: string;
+  files?: number;
+  completed?: string;
+}
+
+async function readRecord(dir: string): Promise<MediaRecord | undefined> {
+  return readFile(join(dir, MARKER), 'utf8')
+    .then((t) => JSON.parse(t) as MediaRecord)
+    .catch(() => undefined);
+}
+
+async function writeRecord(dir: string, r: MediaRecord): Promise<void> {
+  const tmp = join(dir, `${MARKER}.tmp`);
+  await writeFile(tmp, JSON.stringify(r) + '\n');
+  await rename(tmp, join(dir, MARKER));
 }
 
 /** The files Setup is started from are where the marker says: a cheap check that nobody emptied the folder. */

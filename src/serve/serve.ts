@@ -26,7 +26,7 @@ import { startDhcpServer } from '../net/dhcp/server.ts';
 import { type BootServers, startBootServers } from '../net/servers.ts';
 import { lowestProtocol, minProtocolFor, type SmbProtocol } from '../share/config.ts';
 import { loadOrCreateCredentials, type ShareCredentials } from '../share/credentials.ts';
-import { findSamba, type PreparedSamba, prepareSamba, type SambaServer, type ShareEvent } from '../share/samba.ts';
+import { findSamba, locateSamba, type PreparedSamba, prepareSamba, type SambaServer, type ShareEvent } from '../share/samba.ts';
 import { Store, type UnknownPolicy } from '../store/store.ts';
 import { describeDeployment, Fleet, reportData } from '../fleet/fleet.ts';
 import { formatReport, morningReport } from '../fleet/report.ts';
@@ -140,7 +140,6 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     const pool = c.dhcp.mode === 'full' ? { ...parsePoolRange(c.dhcp.pool), netmask: c.dhcp.netmask ?? iface.netmask, router: c.dhcp.router, dns: c.dhcp.dns, leaseSeconds: c.dhcp.leaseTime } : undefined;
     await mkdir(o.dataDir, { recursive: true });
     const bootDir = join(o.dataDir, 'boot');
-    const loaders = await stageLoaders(c.loaders, o.dataDir, bootDir);
 
     const profiles = await Promise.all(c.profiles.map(async (p) => ({ ...p, profile: parseProfile(await readText(p.file, 'profile'), p.file) })));
     const inventory = c.inventory ? await parseInventoryFile(c.inventory) : [];
@@ -180,9 +179,11 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     let sambaSetUp: Promise<PreparedSamba> | undefined;
     if (c.share.mode === 'managed') {
       const share = c.share;
-      // Samba's programs are looked for first (a missing smbd is told before any media is opened).
-      await findSamba({ smbd: share.smbd });
+      // Samba's programs are looked for first (a missing smbd is told before any media is opened);
+      // smbd is run (for its version) with the rest of the set-up.
+      await locateSamba({ smbd: share.smbd });
       sambaSetUp = (async () => {
+        await findSamba({ smbd: share.smbd });
         credentials = await loadOrCreateCredentials(join(o.dataDir, 'samba'));
         await mkdir(reportsDir, { recursive: true });
         return prepareSamba({
@@ -214,6 +215,12 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
       extraction.abort();
       await Promise.allSettled(prepared.map((m) => m.extracted));
     });
+    /** Checks and copies the loaders once the extraction runs (they are needed after it). */
+    let staging: Promise<StagedLoaders> | undefined;
+    const stage = () => {
+      staging ??= stageLoaders(c.loaders, o.dataDir, bootDir);
+      staging.catch(() => {});
+    };
     for (const [i, m] of c.media.entries()) {
       o.signal?.throwIfAborted();
       o.onProgress?.(`media ${mediaIds[i]}: ${m.iso}`);
@@ -225,7 +232,9 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
         signal: extraction.signal,
       });
       prepared.push(pm);
+      stage();
     }
+    stage();
     // smbd starts now, on folders that are still filling (see "the share" above).
     let sambaStarted: Promise<SambaServer> | undefined;
     if (sambaSetUp) {
@@ -239,6 +248,8 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
         await (await sambaStarted!.catch(() => undefined))?.close();
       });
     }
+
+    const loaders = await staging!;
 
     // Every profile is rendered for both firmware kinds and linted against its media now: a
     // profile that cannot install fails here, not on the first machine at night.

@@ -9,9 +9,8 @@
 //  - samba-dcerpcd, which smbd starts on demand for RPC over named pipes (share enumeration),
 //    calls setsid itself and leaves the group: it is found through <state>/run/samba-dcerpcd.pid.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { constants, type FSWatcher, readFileSync, watch } from 'node:fs';
-import { access, chmod, chown, mkdir, open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { access, chmod, chown, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { connect, createServer, isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
@@ -110,9 +109,9 @@ async function which(name: string, first: string[] = []): Promise<{ path: string
   return { path: undefined, looked };
 }
 
-function exec(cmd: string, args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+function exec(cmd: string, args: string[], input?: string, env?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = execFile(cmd, args, { encoding: 'utf8', maxBuffer: 4 * 1024 * 1024 }, (err, stdout, stderr) => {
+    const child = execFile(cmd, args, { encoding: 'utf8', maxBuffer: 4 * 1024 * 1024, ...(env ? { env } : {}) }, (err, stdout, stderr) => {
       const e = err as (NodeJS.ErrnoException & { code?: unknown }) | null;
       if (e && typeof e.code === 'string') reject(e); // could not run it at all (ENOENT, EACCES)
       else resolve({ code: e ? Number(e.code ?? 1) : 0, stdout, stderr });
@@ -136,7 +135,11 @@ export function findSamba(o: { smbd?: string } = {}): Promise<SambaInstall> {
   return p;
 }
 
-async function lookForSamba(o: { smbd?: string }): Promise<SambaInstall> {
+/**
+ * Finds smbd and pdbedit without running them (E_NO_SMBD when one is missing): a check cheap enough
+ * to make before anything else starts. findSamba also asks smbd for its version.
+ */
+export async function locateSamba(o: { smbd?: string } = {}): Promise<{ smbd: string; pdbedit: string }> {
   let smbd: string | undefined;
   if (o.smbd !== undefined) {
     if (!(await executable(o.smbd))) throw noSamba('smbd', [o.smbd]);
@@ -148,10 +151,15 @@ async function lookForSamba(o: { smbd?: string }): Promise<SambaInstall> {
   }
   const p = await which('pdbedit', [dirname(smbd)]);
   if (!p.path) throw noSamba('pdbedit', p.looked);
+  return { smbd, pdbedit: p.path };
+}
+
+async function lookForSamba(o: { smbd?: string }): Promise<SambaInstall> {
+  const { smbd, pdbedit } = await locateSamba(o);
   const v = await exec(smbd, ['--version']).catch(() => ({ code: 1, stdout: '', stderr: '' }));
   const version = /Version\s+(\S+)/.exec(v.stdout)?.[1];
   if (v.code !== 0 || !version) throw new ShareError('E_NO_SMBD', `${smbd} --version failed: is it Samba's smbd? Reinstall with \`apt-get install samba\`.`, { smbd, output: v.stdout + v.stderr });
-  return { smbd, pdbedit: p.path, version };
+  return { smbd, pdbedit, version };
 }
 
 /** uid and gid of a Unix account (NSS through getent, else /etc/passwd). */
@@ -416,17 +424,22 @@ class ConnectTail {
  * already holds this account with this password (a marker beside it records a hash of what was
  * set) is left alone, and a new passdb needs no delete.
  */
-async function setPassword(pdbedit: string, conf: string, passdb: string, unixUser: string, password: string): Promise<void> {
-  const marker = `${passdb}.overnight`;
-  const want = createHash('sha256').update(`${unixUser}\n${SHARE_RID}\n${password}`).digest('hex');
-  const hasPassdb = await stat(passdb).then(() => true, () => false);
-  if (hasPassdb && (await readFile(marker, 'utf8').catch(() => '')).trim() === want) return;
-  if (hasPassdb) await exec(pdbedit, ['-s', conf, '-x', '-u', unixUser]).catch(() => undefined);
-  const r = await exec(pdbedit, ['-s', conf, '-a', '-t', '-u', unixUser, '-U', String(SHARE_RID)], `${password}\n${password}\n`);
+/**
+ * The environment of pdbedit and smbd. Their databases (the passdb, secrets, the registry, locks)
+ * hold nothing of overnight's own: the account comes from overnight's credentials file and smbd
+ * makes the rest again. So they are made afresh at every start (prepareSamba) and written without
+ * fsync (TDB_NO_FSYNC, which Samba's own test suite uses): a file torn by a power cut is never read
+ * again, and Samba does not stall for a second on every transaction behind the gigabytes an
+ * extraction is writing beside it.
+ */
+const SAMBA_ENV = (): NodeJS.ProcessEnv => ({ ...process.env, TDB_NO_FSYNC: '1' });
+
+/** Adds the share account to a new passdb (Samba's databases are made afresh at every start). */
+async function setPassword(pdbedit: string, conf: string, unixUser: string, password: string): Promise<void> {
+  const r = await exec(pdbedit, ['-s', conf, '-a', '-t', '-u', unixUser, '-U', String(SHARE_RID)], `${password}\n${password}\n`, SAMBA_ENV());
   if (r.code !== 0) {
     throw new ShareError('E_SMBD_START', `pdbedit could not set the share password for ${unixUser}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' / ')}`, { unixUser, output: r.stdout + r.stderr });
   }
-  await writeFile(marker, `${want}\n`, { mode: 0o600 });
 }
 
 /** Sets the share up and starts smbd (prepareSamba, then start). */
@@ -486,23 +499,24 @@ export async function prepareSamba(o: SambaSetUp): Promise<PreparedSamba> {
   if (process.getuid?.() !== 0) throw new ShareError('E_SMBD_START', 'the managed Samba share needs root (smbd serves each client as the share account)', {});
   const { uid, gid } = await account(unixUser);
 
-  // State folder and files.
+  // State folder and files. A previous run that ended without close() (a crash, SIGKILL) may
+  // still hold the port, and its databases: it is ended first, then they are made afresh.
   await mkdir(o.stateDir, { recursive: true, mode: 0o755 });
+  await endPidFile(join(paths.pid, 'smbd.pid'), paths.conf);
+  await endPidFile(join(paths.pid, 'samba-dcerpcd.pid'), paths.conf);
+  for (const d of [paths.private, paths.lock, paths.state, paths.cache]) await rm(d, { recursive: true, force: true });
   for (const d of [paths.lock, paths.state, paths.cache, paths.pid, paths.ncalrpc, paths.winbindd, paths.binddns, paths.usershares, paths.log]) {
     await mkdir(d, { recursive: true, mode: 0o755 });
   }
   await mkdir(paths.private, { recursive: true, mode: 0o700 });
   await chmod(paths.private, 0o700);
-  // A previous run that ended without close() (a crash, SIGKILL) may still hold the port.
-  await endPidFile(join(paths.pid, 'smbd.pid'), paths.conf);
-  await endPidFile(join(paths.pid, 'samba-dcerpcd.pid'), paths.conf);
 
   await writeFile(paths.usernameMap, usernameMap(o.credentials.user, unixUser), { mode: 0o644 });
   await writeFile(paths.hook, connectHookScript(paths.connects), { mode: 0o755 });
   await chmod(paths.hook, 0o755);
   await writeFile(paths.conf, smbConfGlobals(input), { mode: 0o644 });
   const hosts = hostsFor(o.addresses);
-  await Promise.all([setPassword(samba.pdbedit, paths.conf, paths.passdb, unixUser, o.credentials.password), probePort(port, hosts)]);
+  await Promise.all([setPassword(samba.pdbedit, paths.conf, unixUser, o.credentials.password), probePort(port, hosts)]);
 
   return {
     start: async ({ shares, minProtocol }): Promise<SambaServer> => {
@@ -541,6 +555,7 @@ export async function prepareSamba(o: SambaSetUp): Promise<PreparedSamba> {
       // Starts smbd once and waits until it accepts connections; on failure nothing of it is left.
       const launch = async (): Promise<ChildProcess> => {
         const c = spawn(samba.smbd, ['--foreground', '--no-process-group', '--debug-stdout', '-s', paths.conf], {
+          env: SAMBA_ENV(),
           detached: true,
           stdio: ['ignore', 'pipe', 'pipe'],
         });
