@@ -389,7 +389,6 @@ export async function extract(media: VolumeFS, dest: string, opts: ExtractOption
     );
   };
   try {
-    
     await Promise.all([
       // The large files first, so that their copies are under way before the first slice.
       track(large, [buffers]),

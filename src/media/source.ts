@@ -82,8 +82,7 @@ export class FileSource implements ByteSource {
       if (at + length > win.length) {
         throw new MediaError('E_TRUNCATED', 'image shrank while reading', { source: this.name, offset: w * WINDOW + win.length });
       }
-      // A copy: callers may keep or change it, and the window stays as read. (Buffer.from of a
-      // Buffer copies byte by byte in JavaScript; copy() is one memcpy.)
+      // A copy: callers may keep or change it, and the window stays as read.
       const out = Buffer.allocUnsafe(length);
       win.copy(out, 0, at, at + length);
       return out;

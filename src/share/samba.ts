@@ -416,15 +416,6 @@ class ConnectTail {
 }
 
 /**
- * Sets the password of the share account in the private passdb (delete, then add). The entry gets
- * a fixed ordinary RID: pdbedit would otherwise give the guest account's name (nobody, by
- * default) the domain Guest RID 501, and a session as RID 501 carries BUILTIN\Guests.
- *
- * pdbedit takes up to a second a run on some hosts, in series with the start: a passdb that
- * already holds this account with this password (a marker beside it records a hash of what was
- * set) is left alone, and a new passdb needs no delete.
- */
-/**
  * The environment of pdbedit and smbd. Their databases (the passdb, secrets, the registry, locks)
  * hold nothing of overnight's own: the account comes from overnight's credentials file and smbd
  * makes the rest again. So they are made afresh at every start (prepareSamba) and written without
@@ -434,7 +425,11 @@ class ConnectTail {
  */
 const SAMBA_ENV = (): NodeJS.ProcessEnv => ({ ...process.env, TDB_NO_FSYNC: '1' });
 
-/** Adds the share account to a new passdb (Samba's databases are made afresh at every start). */
+/**
+ * Adds the share account to the passdb, made afresh at every start (so no delete first). The entry
+ * gets a fixed ordinary RID: pdbedit would otherwise give the guest account's name (nobody, by
+ * default) the domain Guest RID 501, and a session as RID 501 carries BUILTIN\Guests.
+ */
 async function setPassword(pdbedit: string, conf: string, unixUser: string, password: string): Promise<void> {
   const r = await exec(pdbedit, ['-s', conf, '-a', '-t', '-u', unixUser, '-U', String(SHARE_RID)], `${password}\n${password}\n`, SAMBA_ENV());
   if (r.code !== 0) {
