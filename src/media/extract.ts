@@ -21,6 +21,8 @@ export interface ExtractProgress {
 export interface ExtractOptions {
   /** Paths inside the image (files or folders); the whole tree when empty. */
   paths?: readonly string[];
+  /** The whole tree as `walk()` gives it, when the caller has walked it already (no `paths`). */
+  entries?: readonly MediaEntry[] | undefined;
   onProgress?: (p: ExtractProgress) => void;
   signal?: AbortSignal;
   /** Called once the destination folder exists (and, when new, was found to have room). */
@@ -172,7 +174,7 @@ function ensureDirSync(path: string, parentIsNew: boolean): boolean {
 const nextTurn = () => new Promise<void>((r) => setImmediate(r));
 
 export async function extract(media: VolumeFS, dest: string, opts: ExtractOptions = {}): Promise<ExtractResult> {
-  const entries = await collect(media, opts.paths ?? []);
+  const entries = opts.entries && !opts.paths?.length ? opts.entries : await collect(media, opts.paths ?? []);
   // Refuse before writing anything: a single bad name stops the run with nothing half-done.
   const plan = entries.map((e) => ({ e, parts: checkPath(e.path) }));
   const lower = new Map<string, string>();

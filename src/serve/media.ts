@@ -160,6 +160,9 @@ export interface PrepareOptions {
   signal?: AbortSignal | undefined;
 }
 
+const notWindows = (iso: string, media: Media, bootWim: boolean) =>
+  new ServeError('E_NOT_WINDOWS', `${iso} is not Windows Setup media: it has no sources/install.wim (or .esd/.swm)${bootWim ? '' : ' and no sources/boot.wim'} (volume "${media.label}")`, { iso });
+
 /** The image path of a file under /sources, in the case the media spell it, if it is there. */
 const inSources = (entries: readonly MediaEntry[], name: string) => entries.find((e) => e.type === 'file' && e.path.toLowerCase() === `/sources/${name}`);
 
@@ -180,9 +183,7 @@ export async function prepareMedia(o: PrepareOptions): Promise<PreparedMedia> {
     const identities = o.mediaDir ? new Identities(o.mediaDir, o.iso) : undefined;
     const known = await identities?.lookup();
     const entries = known ? undefined : await walkAll(media);
-    if (entries && !['install.wim', 'install.esd', 'install.swm'].some((n) => inSources(entries, n))) {
-      throw new ServeError('E_NOT_WINDOWS', `${o.iso} is not Windows Setup media: it has no sources/install.wim (or .esd/.swm)${inSources(entries, 'boot.wim') ? '' : ' and no sources/boot.wim'} (volume "${media.label}")`, { iso: o.iso });
-    }
+    if (entries && !['install.wim', 'install.esd', 'install.swm'].some((n) => inSources(entries, n))) throw notWindows(o.iso, media, !!inSources(entries, 'boot.wim'));
     const folder = known?.folder ?? folderKey(media, entries!);
     const shareDir = o.mediaDir ? join(o.mediaDir, `${o.id}-${folder.slice(0, 12)}`) : undefined;
     const t0 = performance.now();
@@ -193,7 +194,7 @@ export async function prepareMedia(o: PrepareOptions): Promise<PreparedMedia> {
     const startExtraction = async (): Promise<void> => {
       let destination!: () => void;
       const hasDestination = new Promise<void>((resolve) => (destination = resolve));
-      extracted = extract(media, shareDir!, { onProgress: o.onProgress, signal, onDestination: destination }).then((r) => {
+      extracted = extract(media, shareDir!, { entries, onProgress: o.onProgress, signal, onDestination: destination }).then((r) => {
         extraction = { reused: false, files: r.files, bytesWritten: r.bytesWritten, skippedFiles: r.skippedFiles, seconds: (performance.now() - t0) / 1000 };
       });
       extracted.catch(() => {});
@@ -203,9 +204,7 @@ export async function prepareMedia(o: PrepareOptions): Promise<PreparedMedia> {
     if (fresh) await startExtraction();
 
     const [report, boot, key] = await Promise.all([identifyWindows(media), bootFiles(media, o.iso), known?.key ?? mediaIdentity(media, entries)]);
-    if (!report.windows || !report.installImage) {
-      throw new ServeError('E_NOT_WINDOWS', `${o.iso} is not Windows Setup media: it has no sources/install.wim (or .esd/.swm)${report.windows ? '' : ' and no sources/boot.wim'} (volume "${media.label}")`, { iso: o.iso });
-    }
+    if (!report.windows || !report.installImage) throw notWindows(o.iso, media, report.windows);
     const fam = report.family.toLowerCase();
     if (!(RELEASES as readonly string[]).includes(fam)) {
       throw new ServeError('E_NOT_WINDOWS', `${o.iso}: ${report.release} is not a release overnight installs (Vista, 7, 8, 8.1, 10, 11)`, { iso: o.iso });

@@ -215,12 +215,6 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
       extraction.abort();
       await Promise.allSettled(prepared.map((m) => m.extracted));
     });
-    /** Checks and copies the loaders once the extraction runs (they are needed after it). */
-    let staging: Promise<StagedLoaders> | undefined;
-    const stage = () => {
-      staging ??= stageLoaders(c.loaders, o.dataDir, bootDir);
-      staging.catch(() => {});
-    };
     for (const [i, m] of c.media.entries()) {
       o.signal?.throwIfAborted();
       o.onProgress?.(`media ${mediaIds[i]}: ${m.iso}`);
@@ -232,9 +226,10 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
         signal: extraction.signal,
       });
       prepared.push(pm);
-      stage();
     }
-    stage();
+    // The loaders are checked and copied while the extraction runs: nothing needs them before it ends.
+    const staging = stageLoaders(c.loaders, o.dataDir, bootDir);
+    staging.catch(() => {});
     // smbd starts now, on folders that are still filling (see "the share" above).
     let sambaStarted: Promise<SambaServer> | undefined;
     if (sambaSetUp) {
@@ -249,7 +244,7 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
       });
     }
 
-    const loaders = await staging!;
+    const loaders = await staging;
 
     // Every profile is rendered for both firmware kinds and linted against its media now: a
     // profile that cannot install fails here, not on the first machine at night.
