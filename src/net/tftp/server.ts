@@ -615,6 +615,13 @@ class Session {
       this.#armTimer(this.#backoff - idle);
       return;
     }
+    if (!this.#oack && this.#next === this.#base && idle < this.#ctx.retransmit.maxMs * (this.#ctx.retransmit.retries + 1)) {
+      // Nothing of the window is out yet: the wait is on our own disk read, not on the client,
+      // so it costs no retransmission (a slow read under load would else use up the budget).
+      // A read that never ends still ends the transfer, after the whole budget's time.
+      this.#armTimer(this.#backoff);
+      return;
+    }
     if (++this.#retries > this.#ctx.retransmit.retries) {
       this.fail(`no ACK after ${this.#ctx.retransmit.retries} retransmissions (block ${this.#base}, ${Math.round(idle)} ms idle)`, undefined);
       return;
