@@ -1,4 +1,5 @@
 // Small formatting helpers shared by the commands' human output.
+import type { NetEvent } from '../net/events.ts';
 
 export function bytes(n: number | undefined): string {
   if (n === undefined) return '-';
@@ -37,4 +38,29 @@ export function table(rows: string[][], right: readonly number[] = []): string {
 
 export function json(value: unknown): string {
   return JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2);
+}
+
+/** One line for a network server's event (pxe and serve print them). */
+export function describeNetEvent(e: NetEvent): string {
+  const t = e.time.toISOString().slice(11, 19);
+  switch (e.type) {
+    case 'dhcp.offer':
+    case 'dhcp.ack':
+      return `${t} ${e.type.padEnd(11)} ${e.mac} ${e.arch ?? ''}${e.ipxe ? ' iPXE' : ''}${e.address ? ` ${e.address}` : ''} → ${e.bootFile ?? '(no boot file)'}${e.port === 4011 ? ' (port 4011)' : ''}`;
+    case 'dhcp.ignore':
+    case 'dhcp.nak':
+      return `${t} ${e.type.padEnd(11)} ${e.mac} ${e.request}: ${e.reason ?? ''}`;
+    case 'dhcp.release':
+    case 'dhcp.decline':
+      return `${t} ${e.type.padEnd(11)} ${e.mac} ${e.address ?? ''}`;
+    case 'tftp.start':
+      return `${t} ${e.type.padEnd(11)} ${e.client} ${e.file}`;
+    case 'tftp.done':
+      return `${t} ${e.type.padEnd(11)} ${e.client} ${e.file} ${e.bytes} bytes in ${Math.round(e.durationMs ?? 0)} ms`;
+    case 'tftp.error':
+      return `${t} ${e.type.padEnd(11)} ${e.client} ${e.file}: ${e.reason ?? ''}`;
+    case 'http.served':
+    case 'http.error':
+      return `${t} ${e.type.padEnd(11)} ${e.client} ${e.method} ${e.path} ${e.status} ${e.bytes} bytes in ${Math.round(e.durationMs)} ms${e.aborted ? ' (client went away)' : ''}${e.reason ? `: ${e.reason}` : ''}`;
+  }
 }

@@ -13,6 +13,7 @@ import { NetError } from '../net/errors.ts';
 import { parsePoolRange } from '../net/dhcp/leases.ts';
 import { startBootServers } from '../net/servers.ts';
 import { openMedia } from '../media/open.ts';
+import { describeNetEvent } from './format.ts';
 import type { Io } from './media.ts';
 
 interface PxeOptions {
@@ -94,7 +95,7 @@ export function pxeCommand(io: Io, signal?: AbortSignal): Command {
         return undefined;
       };
 
-      const events = (e: NetEvent) => io.out(o.json ? JSON.stringify(e) : describe(e));
+      const events = (e: NetEvent) => io.out(o.json ? JSON.stringify(e) : describeNetEvent(e));
       const servers = await startBootServers({
         events,
         http: { port: httpPort, files: bootDir, media, script },
@@ -166,29 +167,4 @@ export function waitForStop(signal: AbortSignal | undefined): Promise<void> {
     process.once('SIGTERM', done);
     signal?.addEventListener('abort', done, { once: true });
   });
-}
-
-/** One readable line per event. */
-export function describe(e: NetEvent): string {
-  const t = e.time.toISOString().slice(11, 19);
-  switch (e.type) {
-    case 'dhcp.offer':
-    case 'dhcp.ack':
-      return `${t} ${e.type.padEnd(11)} ${e.mac} ${e.arch ?? ''}${e.ipxe ? ' iPXE' : ''}${e.address ? ` ${e.address}` : ''} → ${e.bootFile ?? '(no boot file)'}${e.port === 4011 ? ' (port 4011)' : ''}`;
-    case 'dhcp.ignore':
-    case 'dhcp.nak':
-      return `${t} ${e.type.padEnd(11)} ${e.mac} ${e.request}: ${e.reason ?? ''}`;
-    case 'dhcp.release':
-    case 'dhcp.decline':
-      return `${t} ${e.type.padEnd(11)} ${e.mac} ${e.address ?? ''}`;
-    case 'tftp.start':
-      return `${t} ${e.type.padEnd(11)} ${e.client} ${e.file}`;
-    case 'tftp.done':
-      return `${t} ${e.type.padEnd(11)} ${e.client} ${e.file} ${e.bytes} bytes in ${Math.round(e.durationMs ?? 0)} ms`;
-    case 'tftp.error':
-      return `${t} ${e.type.padEnd(11)} ${e.client} ${e.file}: ${e.reason ?? ''}`;
-    case 'http.served':
-    case 'http.error':
-      return `${t} ${e.type.padEnd(11)} ${e.client} ${e.method} ${e.path} ${e.status} ${e.bytes} bytes in ${Math.round(e.durationMs)} ms${e.aborted ? ' (client went away)' : ''}${e.reason ? `: ${e.reason}` : ''}`;
-  }
 }

@@ -6,13 +6,13 @@ import { Command, Option } from 'commander';
 import { defaultDataDir } from '../boot/loaders.ts';
 import { type ServeConfig, type ServeConfigInput, loadConfig, mediaIdFromPath, validateConfig } from '../serve/config.ts';
 import { ServeError } from '../serve/errors.ts';
-import { type ServeEvent, type ServeSummary, startServe } from '../serve/serve.ts';
+import type { ServeEvent, ServeHandle, ServeSummary } from '../serve/serve.ts';
 import { Store } from '../store/store.ts';
 import { Fleet, machineView, reportData } from '../fleet/fleet.ts';
 import type { ReportData } from './report.ts';
 import { inventoryToCsv, inventoryToYaml, parseInventoryFile } from '../fleet/inventory.ts';
 import type { Io } from './media.ts';
-import { describe as describeNet } from './pxe.ts';
+import { describeNetEvent } from './format.ts';
 
 interface ServeFlags {
   config?: string;
@@ -180,8 +180,10 @@ export function serveCommand(io: Io, signal?: AbortSignal): Command {
       process.once('SIGTERM', onSignal);
       signal?.addEventListener('abort', onSignal, { once: true });
       try {
-        let serve: Awaited<ReturnType<typeof startServe>>;
+        let serve: ServeHandle;
         try {
+          // Loaded when serve runs, not with the command (`serve --help` and `machines` need none of it).
+          const { startServe } = await import('../serve/serve.ts');
           serve = await startServe({
             config,
             dataDir,
@@ -253,7 +255,7 @@ function describe(e: ServeEvent): string {
     case 'share.connect':
       return `${t} samba      ${e.client} connected to ${e.share} as ${e.user}`;
     default:
-      return describeNet(e);
+      return describeNetEvent(e);
   }
 }
 
