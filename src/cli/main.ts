@@ -15,10 +15,10 @@ const COMMANDS: Record<string, (io: Io) => Promise<Command>> = {
   media: async (io) => (await import('./media.ts')).mediaCommand(io),
   answer: async (io) => (await import('./answer.ts')).answerCommand(io),
   loaders: async (io) => (await import('./loaders.ts')).loadersCommand(io),
-  machines: async (io) => (await import('./serve.ts')).machinesCommand(io),
+  machines: async (io) => (await import('./machines.ts')).machinesCommand(io),
   pxe: async (io) => (await import('./pxe.ts')).pxeCommand(io),
   serve: async (io) => (await import('./serve.ts')).serveCommand(io),
-  report: async (io) => (await import('./report.ts')).reportCommand(io, async (dir) => (await import('./serve.ts')).loadReportData(dir)),
+  report: async (io) => (await import('./report.ts')).reportCommand(io, async (dir) => (await import('./machines.ts')).loadReportData(dir)),
   simulate: async (io) => (await import('./simulate.ts')).simulateCommand(io),
 };
 

@@ -110,7 +110,7 @@ export async function mediaIdentity(media: Media, walked?: readonly MediaEntry[]
   return h.digest('hex');
 }
 
-interface Known {
+export interface Known {
   /** The image file's device, inode, size and time when it was measured. */
   stamp: string;
   /** mediaIdentity */
@@ -123,7 +123,7 @@ interface Known {
  * The identities remembered for image files (<mediaDir>/identities.json): a second start of the
  * same file neither walks the tree nor reads a byte of it to find its folder.
  */
-class Identities {
+export class Identities {
   readonly #file: string;
   readonly #iso: string;
   #stamp = '';
@@ -167,18 +167,51 @@ const notWindows = (iso: string, media: Media, bootWim: boolean) =>
 const inSources = (entries: readonly MediaEntry[], name: string) => entries.find((e) => e.type === 'file' && e.path.toLowerCase() === `/sources/${name}`);
 
 /**
- * Opens the media and, for overnight's own share, starts their extraction at once: the copy is
- * most of a first start, so the media are identified (the WIMs' XML, the boot files, the full
- * identity) beside it, and a failure there stops it (media that are not Windows leave nothing).
+ * Media opened and, for overnight's own share, their copy begun: the first part of a start, which
+ * `overnight serve` runs before the servers' code has even loaded (the copy is most of a first
+ * start). prepareMedia goes on from here.
  */
-export async function prepareMedia(o: PrepareOptions): Promise<PreparedMedia> {
+export interface BegunMedia {
+  readonly id: string;
+  readonly iso: string;
+  readonly media: Media;
+  /** What an earlier start measured of this image file, when it is unchanged. */
+  readonly known: Known | undefined;
+  /** The walked tree (undefined when `known`). */
+  readonly entries: MediaEntry[] | undefined;
+  /** folderKey */
+  readonly folder: string;
+  readonly shareDir: string | undefined;
+  /** The folder was not there: this run fills it from the start. */
+  readonly fresh: boolean;
+  readonly identities: Identities | undefined;
+  /** Progress of the copy goes here (set by whoever waits on it). */
+  onProgress: ((p: ExtractProgress) => void) | undefined;
+  /** Stops the copy (the image stays open). */
+  stop(reason?: unknown): void;
+  /** Starts the copy into shareDir; settles once the folder exists. */
+  startExtraction(): Promise<void>;
+  /** The copy under way (settled at once when none is). */
+  readonly extracted: Promise<void>;
+  readonly extraction: PreparedMedia['extraction'];
+  /** The share folder when this run made it. */
+  madeDir: string | undefined;
+  /** Stops the copy, waits for it, removes the folder this run made when `remove`, and closes the image. */
+  abandon(remove: boolean): Promise<void>;
+}
+
+/**
+ * Opens the media and, for a new share folder, starts the copy into it. Media whose tree has no
+ * install image are refused here, before a byte is copied.
+ */
+export async function beginMedia(o: PrepareOptions): Promise<BegunMedia> {
   const media = await openMedia(o.iso);
-  // Stops this media's extraction: on the caller's signal, or when identifying the media fails.
+  // Stops this media's extraction: on the caller's signal, or when the start fails.
   const stop = new AbortController();
   const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
   let extracted: Promise<void> = Promise.resolve();
-  /** The share folder when this run made it: removed again if the media turn out unusable. */
-  let madeDir: string | undefined;
+  let extraction: PreparedMedia['extraction'];
+  let closed = false;
   try {
     const identities = o.mediaDir ? new Identities(o.mediaDir, o.iso) : undefined;
     const known = await identities?.lookup();
@@ -187,22 +220,74 @@ export async function prepareMedia(o: PrepareOptions): Promise<PreparedMedia> {
     const folder = known?.folder ?? folderKey(media, entries!);
     const shareDir = o.mediaDir ? join(o.mediaDir, `${o.id}-${folder.slice(0, 12)}`) : undefined;
     const t0 = performance.now();
-    let extraction: PreparedMedia['extraction'];
-    // A new folder is filled at once; one from an earlier start is trusted only once the full
-    // identity matches its record (the same tree with other bytes gets a fresh copy).
-    const fresh = shareDir !== undefined && !existsSync(shareDir);
-    const startExtraction = async (): Promise<void> => {
-      let destination!: () => void;
-      const hasDestination = new Promise<void>((resolve) => (destination = resolve));
-      extracted = extract(media, shareDir!, { entries, onProgress: o.onProgress, signal, onDestination: destination }).then((r) => {
-        extraction = { reused: false, files: r.files, bytesWritten: r.bytesWritten, skippedFiles: r.skippedFiles, seconds: (performance.now() - t0) / 1000 };
-      });
-      extracted.catch(() => {});
-      await Promise.race([hasDestination, extracted]);
-      if (fresh) madeDir = shareDir;
+    const b: BegunMedia = {
+      id: o.id,
+      iso: o.iso,
+      media,
+      known,
+      entries,
+      folder,
+      shareDir,
+      // A new folder is filled at once; one from an earlier start is trusted only once the full
+      // identity matches its record (the same tree with other bytes gets a fresh copy).
+      fresh: shareDir !== undefined && !existsSync(shareDir),
+      identities,
+      onProgress: o.onProgress,
+      stop: (reason) => stop.abort(reason),
+      get extracted() {
+        return extracted;
+      },
+      get extraction() {
+        return extraction;
+      },
+      madeDir: undefined,
+      async startExtraction() {
+        let destination!: () => void;
+        const hasDestination = new Promise<void>((resolve) => (destination = resolve));
+        extracted = extract(media, shareDir!, { entries, onProgress: (p) => b.onProgress?.(p), signal, onDestination: destination }).then((r) => {
+          extraction = { reused: false, files: r.files, bytesWritten: r.bytesWritten, skippedFiles: r.skippedFiles, seconds: (performance.now() - t0) / 1000 };
+        });
+        extracted.catch(() => {});
+        await Promise.race([hasDestination, extracted]);
+      },
+      async abandon(remove) {
+        stop.abort();
+        await extracted.catch(() => {});
+        if (remove && b.madeDir) await rm(b.madeDir, { recursive: true, force: true });
+        if (!closed) await media.close();
+        closed = true;
+      },
     };
-    if (fresh) await startExtraction();
+    if (b.fresh) {
+      await b.startExtraction();
+      b.madeDir = shareDir;
+    }
+    return b;
+  } catch (e) {
+    stop.abort(e);
+    await extracted.catch(() => {});
+    await media.close();
+    throw e;
+  }
+}
 
+/**
+ * Opens the media (or goes on from `begun`) and, for overnight's own share, has their extraction
+ * under way: the copy is most of a first start, so the media are identified (the WIMs' XML, the
+ * boot files, the full identity) beside it, and a failure there stops it (media that are not
+ * Windows leave nothing).
+ */
+export async function prepareMedia(o: PrepareOptions, begun?: BegunMedia): Promise<PreparedMedia> {
+  const b = begun ?? (await beginMedia(o));
+  if (begun) {
+    if (begun.iso !== o.iso || begun.id !== o.id) throw new Error(`prepareMedia: begun media ${begun.id} (${begun.iso}) are not ${o.id} (${o.iso})`);
+    begun.onProgress = o.onProgress;
+    if (o.signal?.aborted) begun.stop(o.signal.reason);
+    o.signal?.addEventListener('abort', () => begun.stop(o.signal!.reason), { once: true });
+  }
+  const { media, known, entries, folder, shareDir, fresh, identities } = b;
+  const t0 = performance.now();
+  try {
     const [report, boot, key] = await Promise.all([identifyWindows(media), bootFiles(media, o.iso), known?.key ?? mediaIdentity(media, entries)]);
     if (!report.windows || !report.installImage) throw notWindows(o.iso, media, report.windows);
     const fam = report.family.toLowerCase();
@@ -210,7 +295,7 @@ export async function prepareMedia(o: PrepareOptions): Promise<PreparedMedia> {
       throw new ServeError('E_NOT_WINDOWS', `${o.iso}: ${report.release} is not a release overnight installs (Vista, 7, 8, 8.1, 10, 11)`, { iso: o.iso });
     }
     const arch = report.architecture === 'x64' ? 'amd64' : (report.architecture as PreparedMedia['arch']);
-    const out: PreparedMedia = { id: o.id, iso: o.iso, media, report, release: fam as Release, arch, key, boot, shareDir, extracted, extraction: undefined };
+    const out: PreparedMedia = { id: o.id, iso: o.iso, media, report, release: fam as Release, arch, key, boot, shareDir, extracted: b.extracted, extraction: undefined };
     if (!shareDir) return out;
     if (!known) await identities!.remember(key, folder);
     if (fresh) {
@@ -226,28 +311,25 @@ export async function prepareMedia(o: PrepareOptions): Promise<PreparedMedia> {
       if (record?.key !== key) {
         // Another media with the same tree, or a start stopped before the record was written.
         await rm(shareDir, { recursive: true, force: true });
-        await startExtraction();
-        madeDir = shareDir;
+        await b.startExtraction();
+        b.madeDir = shareDir;
         await writeRecord(shareDir, { key, iso: o.iso });
       } else {
-        await startExtraction();
+        await b.startExtraction();
       }
     }
     // The extraction goes on after this returns: the caller starts what does not need the files
     // meanwhile, and waits on `extracted` before it sends any machine here.
-    out.extracted = extracted.then(async () => {
-      await writeRecord(shareDir, { key, iso: o.iso, files: extraction!.files, completed: new Date().toISOString() });
-      out.extraction = extraction;
+    out.extracted = b.extracted.then(async () => {
+      await writeRecord(shareDir, { key, iso: o.iso, files: b.extraction!.files, completed: new Date().toISOString() });
+      out.extraction = b.extraction;
     });
     // Whoever awaits `extracted` sees a failure; nobody else is told of it twice.
     out.extracted.catch(() => {});
     return out;
   } catch (e) {
-    stop.abort(e);
-    await extracted.catch(() => {});
     // Media that cannot be served leave no half copy behind; a copy from an earlier start is kept.
-    if (madeDir && e instanceof ServeError) await rm(madeDir, { recursive: true, force: true });
-    await media.close();
+    await b.abandon(e instanceof ServeError);
     throw e;
   }
 }

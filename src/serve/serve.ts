@@ -8,11 +8,11 @@
 // server starts, and the servers start so that none is advertised before the ones it points to
 // listen: Samba, then HTTP and TFTP, then DHCP. A failure closes what had started: never half up.
 import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
-import { constants as fsConstants, accessSync, existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { compileProfile } from '../answer/compile.ts';
 import { lintDocument } from '../answer/lint.ts';
-import { parseProfile, type Profile } from '../answer/profile.ts';
+import type { Profile } from '../answer/profile.ts';
 import { RELEASE_NAMES } from '../answer/release.ts';
 import { parseUnattend, renderUnattend } from '../answer/xml.ts';
 import { messageScript } from '../boot/ipxe.ts';
@@ -20,13 +20,11 @@ import { type LoaderFirmware, LoaderError, findLoaders, loaderFor } from '../boo
 import { DEFAULT_LOADERS, httpBase, ipxePolicy } from '../boot/policy.ts';
 import { PHASES, reportCommands, WINPE_DRIVER_DIR, winpePlan, type WinpePlan } from '../boot/winpe.ts';
 import type { NetEvent } from '../net/events.ts';
-import { assertUdpPortFree, pickInterface } from '../net/iface.ts';
-import { parsePoolRange } from '../net/dhcp/leases.ts';
 import { startDhcpServer } from '../net/dhcp/server.ts';
 import { type BootServers, startBootServers } from '../net/servers.ts';
 import { lowestProtocol, minProtocolFor, type SmbProtocol } from '../share/config.ts';
 import { loadOrCreateCredentials, type ShareCredentials } from '../share/credentials.ts';
-import { findSamba, locateSamba, type PreparedSamba, prepareSamba, type SambaServer, type ShareEvent } from '../share/samba.ts';
+import { findSamba, type PreparedSamba, prepareSamba, type SambaServer, type ShareEvent } from '../share/samba.ts';
 import { Store, type UnknownPolicy } from '../store/store.ts';
 import { describeDeployment, Fleet, reportData } from '../fleet/fleet.ts';
 import { formatReport, morningReport } from '../fleet/report.ts';
@@ -36,10 +34,10 @@ import { INSTALLED_PHASES, isPhase } from '../fleet/model.ts';
 import { loadOrCreateToken, maskAnswerFile, maskSecret } from '../fleet/secrets.ts';
 import { type DashboardServer, startDashboard } from '../net/http/dashboard.ts';
 import type { ServeConfig } from './config.ts';
-import { mediaIdFromPath } from './config.ts';
 import { ServeError } from './errors.ts';
-import { type InventoryMachine, parseInventoryFile } from '../fleet/inventory.ts';
+import type { InventoryMachine } from '../fleet/inventory.ts';
 import { type PreparedMedia, prepareMedia } from './media.ts';
+import { type Begun, beginServe, checkReadable } from './begin.ts';
 import { startReportWatcher, type ReportWatcher } from './reports.ts';
 import type { ExtractProgress } from '../media/extract.ts';
 
@@ -66,6 +64,8 @@ export interface ServeOptions {
   /** Progress of the steps before the servers start (extraction). */
   onProgress?: ((step: string, p?: ExtractProgress) => void) | undefined;
   signal?: AbortSignal | undefined;
+  /** The checks done and the copies begun (beginServe with the same config and data folder); else startServe runs them. */
+  begun?: Begun | undefined;
   /**
    * Test harnesses only: rewrites a machine's iPXE script before it is served (the network boot
    * tests boot a Linux kernel that stands in for wimboot, and add its checking initramfs).
@@ -133,34 +133,14 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     for (const f of closers.splice(0).reverse()) await Promise.resolve(f()).catch(() => {});
   };
   try {
-    // ---- checks that need nothing started
-    const iface = pickInterface(c.interface);
-    // A DHCP server already on this host is found before minutes of extraction, not after.
-    if (c.dhcp.mode !== 'off') for (const port of [67, 4011]) assertUdpPortFree(port, 'keep it as the DHCP server and use --dhcp off');
-    const pool = c.dhcp.mode === 'full' ? { ...parsePoolRange(c.dhcp.pool), netmask: c.dhcp.netmask ?? iface.netmask, router: c.dhcp.router, dns: c.dhcp.dns, leaseSeconds: c.dhcp.leaseTime } : undefined;
-    await mkdir(o.dataDir, { recursive: true });
+    // ---- checks that need nothing started, and the copies of the media begun
+    const begun = o.begun ?? (await beginServe(c, o.dataDir, { signal: o.signal }));
+    // The images are closed (a copy still under way stopped first) when serve stops or its start fails.
+    closers.push(() => begun.abandon());
+    if (begun.config !== c || begun.dataDir !== o.dataDir) throw new Error('startServe: the begun start is for another configuration');
+    const { iface, profiles, inventory, mediaIds, mediaDir } = begun;
+    const pool = begun.pool && { ...begun.pool, netmask: c.dhcp.netmask ?? iface.netmask, router: c.dhcp.router, dns: c.dhcp.dns, leaseSeconds: c.dhcp.leaseTime };
     const bootDir = join(o.dataDir, 'boot');
-
-    const profiles = await Promise.all(c.profiles.map(async (p) => ({ ...p, profile: parseProfile(await readText(p.file, 'profile'), p.file) })));
-    const inventory = c.inventory ? await parseInventoryFile(c.inventory) : [];
-    const mediaIds = c.media.map((m, i) => m.id ?? mediaIdFromPath(m.iso, i));
-    for (const m of inventory) {
-      if (m.profile && !profiles.some((p) => p.name === m.profile)) throw new ServeError('E_INVENTORY', `${c.inventory}:${m.line}: profile "${m.profile}" is not one of ${profiles.map((p) => p.name).join(', ')}`, { line: m.line });
-      if (m.media && !mediaIds.includes(m.media)) throw new ServeError('E_INVENTORY', `${c.inventory}:${m.line}: media "${m.media}" is not one of ${mediaIds.join(', ')}`, { line: m.line });
-    }
-
-    const managed = c.share.mode === 'managed';
-    const mediaDir = managed ? join(o.dataDir, 'media') : undefined;
-    if (c.share.mode === 'external') {
-      // WinPE's net use needs an account (Windows 10/11 refuse guest access), and one UNC holds one media.
-      if (!c.share.user || !c.share.password) throw new ServeError('E_CONFIG', `the external share ${c.share.unc} needs --share-user and --share-password: Windows PE connects with them`);
-      if (c.media.length > 1) throw new ServeError('E_CONFIG', 'an external share holds one media; serve several media with the managed share');
-    }
-    // What the share needs is checked before gigabytes are extracted for it.
-    if (c.share.mode === 'managed') {
-      await mkdir(mediaDir!, { recursive: true });
-      checkReadable(mediaDir!);
-    }
 
     // ---- the share
     // Samba is set up (the account in its passdb, the port probe) while the media are opened and
@@ -179,9 +159,8 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     let sambaSetUp: Promise<PreparedSamba> | undefined;
     if (c.share.mode === 'managed') {
       const share = c.share;
-      // Samba's programs are looked for first (a missing smbd is told before any media is opened);
-      // smbd is run (for its version) with the rest of the set-up.
-      await locateSamba({ smbd: share.smbd });
+      // (beginServe found Samba's programs before any media was opened.) smbd is run, for its
+      // version, with the rest of the set-up.
       sambaSetUp = (async () => {
         await findSamba({ smbd: share.smbd });
         credentials = await loadOrCreateCredentials(join(o.dataDir, 'samba'));
@@ -202,9 +181,6 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
       sambaSetUp.catch(() => {});
     }
     const prepared: PreparedMedia[] = [];
-    closers.push(async () => {
-      for (const m of prepared) await m.media.close();
-    });
     // Extraction runs while everything that does not need the files starts; a stop or a failure
     // ends it before the images are closed.
     const extraction = new AbortController();
@@ -218,13 +194,16 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     for (const [i, m] of c.media.entries()) {
       o.signal?.throwIfAborted();
       o.onProgress?.(`media ${mediaIds[i]}: ${m.iso}`);
-      const pm = await prepareMedia({
-        id: mediaIds[i]!,
-        iso: m.iso,
-        mediaDir,
-        onProgress: (p) => o.onProgress?.(`extracting ${mediaIds[i]}`, p),
-        signal: extraction.signal,
-      });
+      const pm = await prepareMedia(
+        {
+          id: mediaIds[i]!,
+          iso: m.iso,
+          mediaDir,
+          onProgress: (p) => o.onProgress?.(`extracting ${mediaIds[i]}`, p),
+          signal: extraction.signal,
+        },
+        begun.media[i],
+      );
       prepared.push(pm);
     }
     // The loaders are checked and copied while the extraction runs: nothing needs them before it ends.
@@ -518,7 +497,7 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
 
     // WinPE reports arrive as files in the report share; each becomes a record, then goes.
     let watcher: ReportWatcher | undefined;
-    if (managed) {
+    if (c.share.mode === 'managed') {
       watcher = startReportWatcher({
         dir: reportsDir,
         logsDir: join(o.dataDir, 'logs'),
@@ -691,29 +670,6 @@ function localBootScript(mac: string, reason: string): string {
     'exit',
     '',
   ].join('\n');
-}
-
-async function readText(path: string, what: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (e) {
-    throw new ServeError('E_CONFIG', `cannot read the ${what} ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`, { file: path });
-  }
-}
-
-/**
- * Samba serves the files as an unprivileged account: every folder above the share must let others
- * through, or Windows PE gets "access denied" with nothing on the server to say why.
- */
-function checkReadable(dir: string): void {
-  for (let d = resolve(dir); ; d = dirname(d)) {
-    const st = statSync(d);
-    if ((st.mode & 0o001) === 0) {
-      throw new ServeError('E_PERMISSIONS', `Samba serves the install share as an unprivileged account, which cannot enter ${d} (mode ${(st.mode & 0o777).toString(8)}). Choose a data folder others can reach (e.g. --data /srv/overnight), or chmod o+x ${d}`, { dir: d });
-    }
-    if (d === dirname(d)) break;
-  }
-  accessSync(dir, fsConstants.R_OK);
 }
 
 interface StagedLoaders {
