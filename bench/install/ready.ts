@@ -35,10 +35,11 @@
 // Second start: a fresh data folder is extracted once, then overnight is stopped and started again
 // on it --second-runs times (page cache as it is), and --cold-second-runs times after drop_caches.
 // Breakdown: --breakdown-runs more first starts under each --cache state, with the files overnight
-// writes at each step watched (every 2 ms) and its JSON events read, and as many runs of the same
-// library calls in one process (--steps-child); --strace adds one warm run under `strace -f` for the
-// programs it runs (smbd --version, getent, pdbedit, smbd). The breakdown runs are not in the
-// medians. Results go to stdout (tables) and --out (JSON; default <work>/ready-<date>.json).
+// writes at each step watched (every 2 ms) and its JSON events read, printed as a timeline (the
+// steps overlap), and as many runs of the same library calls in one process (--steps-child);
+// --strace adds one warm run under `strace -f` for the programs it runs (smbd --version, getent,
+// pdbedit, smbd). The breakdown runs are not in the medians. Results go to stdout (tables) and
+// --out (JSON; default <work>/ready-<date>.json).
 // --overnight runs bin/overnight.js of another checkout (default: this one); the in-process step
 // timer always uses this checkout's sources.
 // Exit status: 0 when both targets are met, 1 when one is not, 2 on an error.
@@ -525,7 +526,10 @@ async function main(): Promise<number> {
             // not yet
           }
           if (dirs.length && marks['share folder'] === undefined) marks['share folder'] = t;
-          if (dirs.length && existsSync(join(media, dirs[0]!, '.overnight-media.json'))) marks['extracted'] = t;
+          // The folder's record is written once the media are identified, and again with
+          // `completed` once the copy is whole.
+          const record = dirs.length ? join(media, dirs[0]!, '.overnight-media.json') : undefined;
+          if (record && existsSync(record) && readFileSync(record, 'utf8').includes('"completed"')) marks['extracted'] = t;
         }
       }, 2);
     }
@@ -775,15 +779,20 @@ function table(rows: string[][], right: number[] = []): string {
   return rows.map((r) => r.map((c, i) => (right.includes(i) ? c.padStart(w[i]!) : c.padEnd(w[i]!))).join('  ').trimEnd()).join('\n');
 }
 
-const STEPS: [string, string, string][] = [
-  ['spawn', 'loaders staged', 'Node start-up, modules, interface, loaders copied'],
-  ['loaders staged', 'identity', 'profile, smbd --version, open + identify media, boot files, identity walk'],
-  ['identity', 'extracted', 'extraction (collect, folders, files, marker)'],
-  ['extracted', 'credentials', 'profiles rendered + linted (BIOS, UEFI), records opened'],
-  ['credentials', 'smb.conf', 'share prelude: smbd --version, getent, permission checks, config files'],
-  ['smb.conf', 'connect log', 'pdbedit -x, pdbedit -a (with the port probe)'],
-  ['connect log', 'share.start', 'smbd started until it accepts a connection'],
-  ['share.start', 'ready', 'boot servers (ProxyDHCP, TFTP, HTTP), report watcher, summary'],
+// What each watched mark says has happened. The steps overlap (the copy runs beside identifying
+// the media, Samba's set-up and the rest), so the breakdown is a timeline, not a sum.
+const MARKS: [string, string][] = [
+  ['share folder', 'share folder made: the copy begins (checks done, media opened and walked)'],
+  ['identity', 'media identified (install.wim XML, boot files, identity walk) and remembered'],
+  ['loaders staged', 'loaders checked and copied'],
+  ['credentials', 'Samba set-up: smbd --version, the share account'],
+  ['records', 'profiles rendered and linted (BIOS, UEFI), records opened'],
+  ['smb.conf', 'smb.conf written (share prelude: getent, permission checks)'],
+  ['passdb', 'pdbedit (the share account in its passdb, with the port probe)'],
+  ['connect log', 'smbd started'],
+  ['share.start', 'smbd accepts connections'],
+  ['extracted', 'extraction complete (984 files, marker written)'],
+  ['ready', 'boot servers (ProxyDHCP, TFTP, HTTP) up, summary printed: ready'],
 ];
 
 interface First {
@@ -829,20 +838,11 @@ function report(fx: InstallFixture, info: Awaited<ReturnType<typeof machine>>, f
   const steps: { step: string; cache: string; ms: number }[] = [];
   if (caches.length) {
     const runs = (c: string) => breakdown.filter((b) => b.marks && b.cache === c);
-    print(`\nBreakdown of a first start (median of ${caches.map((c) => `${runs(c).length} ${c}`).join(', ')}; ms between the files overnight writes at each step):`);
-    const bt = [['step', ...caches.flatMap((c) => [`${c} ms`, '%'])]];
-    const totals = caches.map((c) => median(runs(c).map((b) => b.seconds * 1000)));
-    for (const [from, to, what] of STEPS) {
-      const row = [what];
-      for (const [k, c] of caches.entries()) {
-        const ms = median(runs(c).map((b) => (b.marks![to] ?? Number.NaN) - (from === 'spawn' ? 0 : (b.marks![from] ?? Number.NaN))));
-        steps.push({ step: what, cache: c, ms });
-        row.push(ms.toFixed(0), `${((100 * ms) / totals[k]!).toFixed(1)}`);
-      }
-      bt.push(row);
-    }
-    bt.push(['total (spawn to ready line)', ...totals.flatMap((t) => [t.toFixed(0), '100'])]);
-    print(table(bt, caches.flatMap((_, k) => [1 + 2 * k, 2 + 2 * k])));
+    print(`\nTimeline of a first start (median of ${caches.map((c) => `${runs(c).length} ${c}`).join(', ')}; ms from spawn until the file or event that marks each step):`);
+    const at = (mark: string, c: string) => median(runs(c).map((b) => b.marks![mark] ?? Number.NaN));
+    const rows = MARKS.map(([mark, what]) => ({ what, ms: caches.map((c) => at(mark, c)) })).sort((x, y) => (x.ms[0] ?? 0) - (y.ms[0] ?? 0));
+    for (const r of rows) for (const [k, c] of caches.entries()) steps.push({ step: r.what, cache: c, ms: r.ms[k]! });
+    print(table([['step', ...caches.map((c) => `${c} ms`)], ...rows.map((r) => [r.what, ...r.ms.map((ms) => (Number.isNaN(ms) ? '' : ms.toFixed(0)))])], caches.map((_, k) => 1 + k)));
   }
   const traced = breakdown.find((b) => b.execs);
   if (traced) {
