@@ -143,8 +143,8 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     const bootDir = join(o.dataDir, 'boot');
 
     // ---- the share
-    // Samba is set up (the account in its passdb, the port probe) while the media are opened and
-    // identified, and smbd starts as soon as their folders are named, beside the extraction: on a
+    // Samba is set up (the account in its passdb, the port probe) while the media are identified,
+    // and smbd starts as soon as their folders are named, beside the extraction: on a
     // host where Samba's programs take a second to start, that second hides behind the copy.
     // No client is sent here before DHCP starts, and DHCP waits for the last file.
     const serverIp = iface.address;
