@@ -82,24 +82,35 @@ describe('overnight serve', { concurrency: false }, () => {
     await writeFile(corrupt, Buffer.alloc(200_000, 0x5a));
     const wrongEdition = join(tmp.dir, 'enterprise.yaml');
     await writeFile(wrongEdition, PROFILE.replace('Windows 7 PROFESSIONAL', 'Windows 7 ENTERPRISE'));
-    const data = join(tmp.dir, 'bad-data');
-    const common = ['--loaders', loaders, '--data', data, '--http-port', '0', '--tftp-port', '0', '--dhcp', 'off'];
-    const cases: [string[], RegExp][] = [
-      [['serve', '--iso', corrupt, '--profile', profile, ...common], /corrupt\.iso/],
-      [['serve', '--iso', linuxIso, '--profile', profile, ...common], /linux\.iso is not Windows Setup media/],
-      [['serve', '--iso', win7.iso, '--profile', wrongEdition, ...common], /edition "Windows 7 ENTERPRISE" is not on media .*; it has .*"Windows 7 PROFESSIONAL"/],
-      [['serve', '--iso', win7.iso, '--profile', profile, '--interface', 'nosuch0', ...common], /no interface named nosuch0/],
-      [['serve', '--iso', win7.iso, '--profile', profile, '--smbd', '/nonexistent/smbd', ...common], /smbd.*apt-get install samba/s],
-      [['serve', '--iso', win7.iso, '--profile', profile, '--inventory', join(tmp.dir, 'none.csv'), ...common], /none\.csv: cannot read the inventory: no such file/],
-      [['serve', '--profile', profile, ...common], /say what to install: --iso/],
+    // Each case with a data folder of its own: what a failed start leaves there is checked too.
+    const common = (data: string) => ['--loaders', loaders, '--data', data, '--http-port', '0', '--tftp-port', '0', '--dhcp', 'off'];
+    // [arguments, message, whether the copy began: a wrong edition is found while the media are
+    // copied (the copy is kept, to resume); every other case stops before a byte is copied.]
+    const cases: [string[], RegExp, boolean][] = [
+      [['serve', '--iso', corrupt, '--profile', profile], /corrupt\.iso/, false],
+      [['serve', '--iso', linuxIso, '--profile', profile], /linux\.iso is not Windows Setup media/, false],
+      [['serve', '--iso', win7.iso, '--profile', wrongEdition], /edition "Windows 7 ENTERPRISE" is not on media .*; it has .*"Windows 7 PROFESSIONAL"/, true],
+      [['serve', '--iso', win7.iso, '--profile', profile, '--interface', 'nosuch0'], /no interface named nosuch0/, false],
+      [['serve', '--iso', win7.iso, '--profile', profile, '--smbd', '/nonexistent/smbd'], /smbd.*apt-get install samba/s, false],
+      [['serve', '--iso', win7.iso, '--profile', profile, '--inventory', join(tmp.dir, 'none.csv')], /none\.csv: cannot read the inventory: no such file/, false],
+      [['serve', '--profile', profile], /say what to install: --iso/, false],
     ];
-    for (const [args, re] of cases) {
+    for (const [i, [args, re, copied]] of cases.entries()) {
+      const data = join(tmp.dir, `bad-data-${i}`);
       const err: string[] = [];
-      const code = await main(args, { out: () => {}, err: (s) => err.push(s) });
+      const code = await main([...args, ...common(data)], { out: () => {}, err: (s) => err.push(s) });
       assert.equal(code, 2, args.join(' '));
       const text = err.join('\n');
       assert.match(text, re);
       assert.equal(err.filter((l) => l.startsWith('overnight:')).length, 1, `one message, got:\n${text}`);
+      const folders = (await readdir(join(data, 'media')).catch(() => [])).filter((n) => n !== 'identities.json');
+      if (copied) {
+        assert.equal(folders.length, 1, `${args.join(' ')}: the copy begun is kept`);
+        // Its record names the media, so the next start resumes it rather than starting over.
+        assert.equal(JSON.parse(await readFile(join(data, 'media', folders[0]!, '.overnight-media.json'), 'utf8')).iso, win7.iso);
+      } else {
+        assert.deepEqual(folders, [], `${args.join(' ')}: nothing copied`);
+      }
     }
   });
 
