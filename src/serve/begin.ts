@@ -1,14 +1,12 @@
 // The first part of `overnight serve`'s start: the checks that need nothing started, then the media
 // opened and their copy begun. It loads only what that needs, so that the CLI can run it before
-// the servers' code (a third of a second of module loading on a small host) and the copy, which
+// the servers' code (a quarter of a second of module loading on a small host) and the copy, which
 // is most of a first start, is under way sooner. startServe goes on from here, or runs it itself.
-import { readFile } from 'node:fs/promises';
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parseProfile, type Profile } from '../answer/profile.ts';
-import type { Interface } from '../net/iface.ts';
-import { assertUdpPortFree, pickInterface } from '../net/iface.ts';
+import { assertUdpPortFree, type Interface, pickInterface } from '../net/iface.ts';
 import { parsePoolRange } from '../net/dhcp/leases.ts';
 import { locateSamba } from '../share/samba.ts';
 import { type InventoryMachine, parseInventoryFile } from '../fleet/inventory.ts';
