@@ -11,12 +11,17 @@ import type { Io } from './media.ts';
 import type { ReportData } from './report.ts';
 import { serveDataDir } from './serve.ts';
 
-/** The records as the morning report reads them. */
-export async function loadReportData(data: string | undefined): Promise<ReportData> {
+/** The records of serve's data folder; E_CONFIG when serve has not run there. */
+function openRecords(data: string | undefined): Store {
   const dir = serveDataDir(data, undefined);
   const path = join(dir, 'overnight.sqlite');
   if (!existsSync(path)) throw new ServeError('E_CONFIG', `no records in ${dir} (overnight serve has not run with this --data)`);
-  const store = Store.open(path);
+  return Store.open(path);
+}
+
+/** The records as the morning report reads them. */
+export async function loadReportData(data: string | undefined): Promise<ReportData> {
+  const store = openRecords(data);
   const fleet = new Fleet({ store });
   try {
     return reportData(fleet);
@@ -28,12 +33,6 @@ export async function loadReportData(data: string | undefined): Promise<ReportDa
 
 export function machinesCommand(io: Io): Command {
   const machines = new Command('machines').description('the machines overnight serve knows: list them, their events, approve or deny unknown ones, install one again, mark one done, import and export the inventory');
-  const open = (data: string | undefined) => {
-    const dir = serveDataDir(data, undefined);
-    const path = join(dir, 'overnight.sqlite');
-    if (!existsSync(path)) throw new ServeError('E_CONFIG', `no records in ${dir} (overnight serve has not run with this --data)`);
-    return Store.open(path);
-  };
   const macArg = (mac: string) => {
     const m = /^[0-9a-f]{2}([:-]?)[0-9a-f]{2}(\1[0-9a-f]{2}){4}$/i.exec(mac);
     if (!m) throw new ServeError('E_CONFIG', `"${mac}" is not a MAC address`);
@@ -45,7 +44,7 @@ export function machinesCommand(io: Io): Command {
     .option('--data <dir>', 'data folder of overnight serve')
     .option('--json', 'as JSON (the API\'s MachineView)')
     .action((o: { data?: string; json?: boolean }) => {
-      const store = open(o.data);
+      const store = openRecords(o.data);
       try {
         const list = store.machines().map(machineView);
         if (o.json) return io.out(JSON.stringify(list, null, 2));
@@ -64,7 +63,7 @@ export function machinesCommand(io: Io): Command {
       .argument('<mac>')
       .option('--data <dir>', 'data folder of overnight serve')
       .action((mac: string, o: { data?: string }) => {
-        const store = open(o.data);
+        const store = openRecords(o.data);
         // A running serve sees the change within a second: it watches the records.
         const fleet = new Fleet({ store });
         try {
@@ -86,7 +85,7 @@ export function machinesCommand(io: Io): Command {
     .option('--data <dir>', 'data folder of overnight serve')
     .option('--json', 'as JSON')
     .action((mac: string, o: { data?: string; json?: boolean }) => {
-      const store = open(o.data);
+      const store = openRecords(o.data);
       try {
         const evs = store.events({ mac: macArg(mac) });
         if (o.json) return io.out(JSON.stringify(evs, null, 2));
@@ -117,7 +116,7 @@ export function machinesCommand(io: Io): Command {
     .option('--yaml', 'as YAML')
     .option('--all', 'also the unknown machines serve has seen')
     .action((o: { data?: string; yaml?: boolean; all?: boolean }) => {
-      const store = open(o.data);
+      const store = openRecords(o.data);
       try {
         const list = store
           .machines()

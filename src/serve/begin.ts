@@ -10,15 +10,12 @@ import { assertUdpPortFree, type Interface, pickInterface } from '../net/iface.t
 import { parsePoolRange } from '../net/dhcp/leases.ts';
 import { locateSamba } from '../share/samba.ts';
 import { type InventoryMachine, parseInventoryFile } from '../fleet/inventory.ts';
-import type { ExtractProgress } from '../media/extract.ts';
 import { mediaIdFromPath, type ServeConfig } from './config.ts';
 import { ServeError } from './errors.ts';
 import { type BegunMedia, beginMedia } from './media.ts';
 
 export interface BeginOptions {
-  /** Progress of the copies (by media id). */
-  onProgress?: ((id: string, p: ExtractProgress) => void) | undefined;
-  /** Stops the copies. */
+  /** Stops the copies. (Their progress goes where prepareMedia says.) */
   signal?: AbortSignal | undefined;
 }
 
@@ -78,8 +75,7 @@ export async function beginServe(c: ServeConfig, dataDir: string, o: BeginOption
   try {
     for (const [i, m] of c.media.entries()) {
       o.signal?.throwIfAborted();
-      const id = mediaIds[i]!;
-      media.push(await beginMedia({ id, iso: m.iso, mediaDir, signal: o.signal, onProgress: o.onProgress && ((p) => o.onProgress!(id, p)) }));
+      media.push(await beginMedia({ id: mediaIds[i]!, iso: m.iso, mediaDir, signal: o.signal }));
     }
   } catch (e) {
     await abandon();
